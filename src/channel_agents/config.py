@@ -1,0 +1,654 @@
+"""Scenario configuration: load YAML, resolve ``extends:``, apply ``--set``, validate.
+
+A scenario is validated once, at load, into frozen typed objects; the rest of
+the package trusts them. Every error is a :class:`ConfigError` that names the
+file, the key path, what is wrong and what is allowed.
+
+>>> from channel_agents.config import load_config
+>>> cfg = load_config("configs/beer_game.yaml")
+>>> cfg.periods, list(cfg.members)[:2]
+(36, ['source', 'factory'])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import difflib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ROLES = ("source", "supplier", "manufacturer", "wholesaler", "distributor", "retailer")
+ROLE_TIER = {r: i for i, r in enumerate(ROLES)}
+
+
+class ConfigError(ValueError):
+    """A scenario or flag that cannot be run: says where, what, and what is allowed."""
+
+    def __init__(self, message: str, *, file: str | None = None, path: str | None = None):
+        self.file = file
+        self.path = path
+        self.detail = message
+        where = ": ".join(p for p in (file, path) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class _Block(BaseModel):
+    """Base of every config block: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+Unit = Annotated[float, Field(ge=0, le=1)]
+NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Delay = Annotated[int, Field(ge=1, strict=True)]
+
+# --------------------------------------------------------------------------- ordering
+
+
+class StermanOrdering(_Block):
+    """Sterman (1989) anchoring-and-adjustment ordering rule."""
+
+    policy: Literal["sterman"]
+    theta: Unit = 0.36
+    alpha_s: Unit = 0.26
+    beta: Unit = 0.34
+    s_prime: NonNeg = 17.0
+    initial_expectation: NonNeg | None = None
+
+
+class OrderUpToOrdering(_Block):
+    """Order up to ``lead time x forecast + safety`` on the inventory position."""
+
+    policy: Literal["order_up_to"]
+    forecast: Literal["moving_average", "exponential"] = "moving_average"
+    forecast_window: Annotated[int, Field(ge=1, strict=True)] = 5
+    smoothing: Annotated[float, Field(gt=0, le=1)] = 0.3
+    safety_factor: NonNeg = 0.0
+    safety_stock: NonNeg = 0.0
+    lead_time: Annotated[int, Field(ge=0, strict=True)] | None = None
+    echelon: bool = False
+    initial_forecast: NonNeg | None = None
+
+
+class SSOrdering(_Block):
+    """(s, S): when the inventory position falls to ``s`` or below, order up to ``S``."""
+
+    policy: Literal["s_S"]
+    s: float
+    S: float
+
+    @model_validator(mode="after")
+    def _s_below_S(self) -> SSOrdering:
+        if self.s >= self.S:
+            raise ValueError(f"s ({self.s}) must be below S ({self.S})")
+        return self
+
+
+class PassThroughOrdering(_Block):
+    """Order exactly what was received as orders (or demand) this period."""
+
+    policy: Literal["pass_through"]
+
+
+class FixedOrdering(_Block):
+    """Order the same quantity every period."""
+
+    policy: Literal["fixed"]
+    quantity: NonNeg
+
+
+Ordering = Annotated[
+    StermanOrdering | OrderUpToOrdering | SSOrdering | PassThroughOrdering | FixedOrdering,
+    Field(discriminator="policy"),
+]
+
+# --------------------------------------------------------------------------- pricing
+
+
+class FixedPricing(_Block):
+    """Charge the same price every period."""
+
+    policy: Literal["fixed"]
+    price: NonNeg
+
+
+class CostPlusPricing(_Block):
+    """Price = (1 + markup) x unit purchase cost + margin."""
+
+    policy: Literal["cost_plus"]
+    markup: NonNeg = 0.0
+    margin: NonNeg = 0.0
+
+
+Pricing = Annotated[FixedPricing | CostPlusPricing, Field(discriminator="policy")]
+
+# --------------------------------------------------------------------------- contracts
+
+
+class WholesaleContract(_Block):
+    """A per-unit wholesale price, invoiced per shipment."""
+
+    type: Literal["wholesale"]
+    wholesale_price: NonNeg | None = None
+    payment_terms: Annotated[int, Field(ge=0, strict=True)] = 0
+
+
+Contract = Annotated[WholesaleContract, Field(discriminator="type")]
+
+# --------------------------------------------------------------------------- members
+
+
+class MemberDefaults(_Block):
+    """Settings applied to every member that does not set its own."""
+
+    ordering: Ordering | None = None
+    pricing: Pricing | None = None
+    holding_cost: NonNeg = 0.0
+    backlog_cost: NonNeg = 0.0
+    unmet_demand: Literal["backlog", "lost"] = "backlog"
+    allocation: Literal["proportional", "fifo", "priority"] = "proportional"
+    allow_returns: bool = False
+    cash: float = 0.0
+    cost_of_capital: NonNeg = 0.0
+    credit_limit: NonNeg | None = None
+
+
+class MemberConfig(_Block):
+    """One node of the supply graph."""
+
+    role: Literal[ROLES]  # type: ignore[valid-type]
+    stock: NonNeg = 0.0
+    backlog: NonNeg = 0.0
+    unit_cost: NonNeg | None = None
+    ordering: Ordering | None = None
+    pricing: Pricing | None = None
+    holding_cost: NonNeg | None = None
+    backlog_cost: NonNeg | None = None
+    unmet_demand: Literal["backlog", "lost"] | None = None
+    allocation: Literal["proportional", "fifo", "priority"] | None = None
+    allow_returns: bool | None = None
+    cash: float | None = None
+    cost_of_capital: NonNeg | None = None
+    credit_limit: NonNeg | None = None
+
+
+class EdgeConfig(_Block):
+    """A supply relation seller -> buyer with its delays, costs and contract."""
+
+    seller: str = Field(alias="from")
+    buyer: str = Field(alias="to")
+    order_delay: Delay = 1
+    lead_time: Delay = 1
+    transport_cost: NonNeg = 0.0
+    capacity: NonNeg | None = None
+    initial_flow: NonNeg = 0.0
+    priority: Annotated[int, Field(ge=0, strict=True)] = 0
+    order_share: Annotated[float, Field(gt=0)] = 1.0
+    contract: Contract | None = None
+
+
+# --------------------------------------------------------------------------- markets
+
+
+class ConstantDemand(_Block):
+    kind: Literal["constant"]
+    value: NonNeg
+
+
+class StepDemand(_Block):
+    """``before`` units per period until period ``at`` (1-based), then ``after``."""
+
+    kind: Literal["step"]
+    before: NonNeg
+    after: NonNeg
+    at: Annotated[int, Field(ge=1, strict=True)]
+
+
+class NormalDemand(_Block):
+    """I.i.d. normal demand, clipped at zero."""
+
+    kind: Literal["normal"]
+    mean: NonNeg
+    sd: NonNeg
+
+
+class PoissonDemand(_Block):
+    kind: Literal["poisson"]
+    mean: NonNeg
+
+
+class AR1Demand(_Block):
+    """d_t = mean + phi (d_{t-1} - mean) + sd e_t, clipped at zero."""
+
+    kind: Literal["ar1"]
+    mean: NonNeg
+    phi: Annotated[float, Field(gt=-1, lt=1)]
+    sd: NonNeg
+
+
+class CsvDemand(_Block):
+    """Demand read from a CSV column (path relative to the scenario file), cycled."""
+
+    kind: Literal["csv"]
+    path: str
+    column: str
+
+
+class LinearDemand(_Block):
+    """Price-responsive demand q = a - b p (uniform willingness to pay on [0, a/b])."""
+
+    kind: Literal["linear"]
+    a: Annotated[float, Field(gt=0)]
+    b: Annotated[float, Field(gt=0)]
+
+
+class IsoelasticDemand(_Block):
+    """Price-responsive demand q = scale p^-elasticity."""
+
+    kind: Literal["isoelastic"]
+    scale: Annotated[float, Field(gt=0)]
+    elasticity: Annotated[float, Field(gt=1)]
+
+
+Demand = Annotated[
+    ConstantDemand
+    | StepDemand
+    | NormalDemand
+    | PoissonDemand
+    | AR1Demand
+    | CsvDemand
+    | LinearDemand
+    | IsoelasticDemand,
+    Field(discriminator="kind"),
+]
+PRICE_RESPONSIVE = (LinearDemand, IsoelasticDemand)
+
+
+class MarketConfig(_Block):
+    """A consumer market served by one or more retailers."""
+
+    name: str
+    retailers: list[str] = Field(min_length=1)
+    clearing: Literal["posted_price"] = "posted_price"
+    mode: Literal["expected", "sampled"] = "expected"
+    consumers: Annotated[int, Field(ge=1, strict=True)] = 1000
+    product: str | None = None
+    demand: Demand
+
+    @model_validator(mode="after")
+    def _sampled_needs_population(self) -> MarketConfig:
+        if self.mode == "sampled" and isinstance(self.demand, IsoelasticDemand):
+            raise ValueError("mode 'sampled' needs demand kind 'linear' (a WTP population)")
+        return self
+
+
+# --------------------------------------------------------------------------- scenario
+
+LEVERS = ("information", "replenishment", "contract", "pricing", "promotion", "bargaining")
+
+
+class StrategyLevers(_Block):
+    """The independent levers of a strategy; unset levers take the siloed value."""
+
+    information: Literal["local", "shared"] = "local"
+    replenishment: Literal["independent", "echelon"] = "independent"
+
+
+class ScenarioConfig(_Block):
+    """A whole scenario, validated."""
+
+    name: str = "scenario"
+    description: str = ""
+    periods: Annotated[int, Field(ge=1, strict=True)] = 100
+    warmup: Annotated[int, Field(ge=0, strict=True)] = 0
+    seed: Annotated[int, Field(ge=0, strict=True)] = 0
+    strategy: Literal["siloed", "cooperative"] | StrategyLevers = "siloed"
+    products: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
+    defaults: MemberDefaults = MemberDefaults()
+    members: dict[str, MemberConfig] = Field(min_length=1)
+    edges: list[EdgeConfig] = Field(default_factory=list)
+    markets: list[MarketConfig] = Field(default_factory=list)
+    source_path: str | None = Field(default=None, exclude=True)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=shown) from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc.__class__.__name__}", file=shown) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"YAML syntax error: {where}{problem}", file=shown) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"the top level must be a mapping of keys, got {type(data).__name__}", file=shown
+        )
+    return data
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``over`` onto ``base``: mappings merge key by key, anything else replaces."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _resolve_extends(path: Path, shown: str, chain: tuple[Path, ...]) -> dict[str, Any]:
+    real = path.resolve()
+    if real in chain:
+        loop = " -> ".join(p.name for p in (*chain, real))
+        raise ConfigError(f"'extends' loop: {loop}", file=shown, path="extends")
+    data = _read_yaml(path, shown)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError("must be a file path (string)", file=shown, path="extends")
+    parent_path = (path.parent / parent).resolve()
+    if not parent_path.exists():
+        raise ConfigError(f"extended file not found: {parent}", file=shown, path="extends")
+    base = _resolve_extends(parent_path, str(parent_path), (*chain, real))
+    return deep_merge(base, data)
+
+
+def parse_set(assignment: str) -> tuple[list[str], Any]:
+    """Split ``path=value`` into its dotted path and YAML-parsed value."""
+    if "=" not in assignment:
+        raise ConfigError(
+            f"--set {assignment!r}: expected path=value (e.g. periods=50)", path="--set"
+        )
+    key, _, raw = assignment.partition("=")
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {assignment!r}: empty key in the path", path="--set")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError(
+            f"--set {assignment!r}: the value is not valid YAML", path="--set"
+        ) from None
+    return key.split("."), value
+
+
+def apply_set(data: dict[str, Any], assignment: str) -> dict[str, Any]:
+    """Replace the node at a dotted path (list items by index or by ``name``)."""
+    parts, value = parse_set(assignment)
+    out = copy.deepcopy(data)
+    node: Any = out
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        where = ".".join(parts[: i + 1])
+        if isinstance(node, list):
+            idx = _list_index(node, part, where)
+            if last:
+                node[idx] = value
+            else:
+                node = node[idx]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                if part not in node or node[part] is None:
+                    node[part] = {}
+                node = node[part]
+        else:
+            raise ConfigError(
+                f"cannot set a key inside a {type(node).__name__} value", path=f"--set {where}"
+            )
+    return out
+
+
+def _list_index(node: list[Any], part: str, where: str) -> int:
+    if part.lstrip("-").isdigit():
+        idx = int(part)
+        if not -len(node) <= idx < len(node):
+            raise ConfigError(
+                f"index {idx} out of range (the list has {len(node)} items)",
+                path=f"--set {where}",
+            )
+        return idx
+    for idx, item in enumerate(node):
+        if isinstance(item, dict) and item.get("name") == part:
+            return idx
+    names = [str(item.get("name")) for item in node if isinstance(item, dict) and "name" in item]
+    raise ConfigError(
+        f"no item named {part!r}; items: {', '.join(names) or '(none named)'}",
+        path=f"--set {where}",
+    )
+
+
+def _user_loc(loc: tuple[Any, ...], data: Any) -> list[Any]:
+    """The pydantic location without union tags: only keys and indexes the user wrote."""
+    out: list[Any] = []
+    node = data
+    for i, item in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, dict):
+            if item in node:
+                out.append(item)
+                node = node[item]
+            elif last:
+                out.append(item)
+        elif isinstance(node, list) and isinstance(item, int) and item < len(node):
+            out.append(item)
+            node = node[item]
+    return out
+
+
+def _loc_path(loc: tuple[Any, ...], data: Any) -> str:
+    """Render a pydantic error location as a dotted key path (``edges[1].lead_time``)."""
+    path = ""
+    for item in _user_loc(loc, data):
+        path += f"[{item}]" if isinstance(item, int) else (f".{item}" if path else str(item))
+    return path
+
+
+def _union_tags(loc: tuple[Any, ...], data: Any) -> str:
+    """The tags a tagged block accepts (e.g. the ordering policies)."""
+    import typing
+
+    parent = _user_loc(loc, data)
+    model = _walk_schema(parent[:-1], data)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)) or not parent:
+        return ""
+    field = model.model_fields.get(str(parent[-1]))
+    if field is None:
+        return ""
+    tags = []
+    for arg in _flatten_union(field.annotation):
+        for key in ("policy", "kind", "type"):
+            f = getattr(arg, "model_fields", {}).get(key)
+            if f is not None:
+                tags.extend(typing.get_args(f.annotation))
+    return ", ".join(tags)
+
+
+def _flatten_union(annotation: Any) -> list[Any]:
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _flatten_union(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [x for a in typing.get_args(annotation) for x in _flatten_union(a)]
+    return [annotation]
+
+
+_MESSAGES = {
+    "greater_than_equal": "must be >= {ge}",
+    "greater_than": "must be > {gt}",
+    "less_than_equal": "must be <= {le}",
+    "less_than": "must be < {lt}",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be a string",
+    "dict_type": "must be a mapping (key: value)",
+    "model_type": "must be a mapping (key: value)",
+    "list_type": "must be a list",
+    "too_short": "must have at least {min_length} item(s)",
+    "literal_error": "must be one of: {expected}",
+}
+
+
+def _friendly(err: dict[str, Any], data: Any) -> tuple[str, str]:
+    loc = err["loc"]
+    path = _loc_path(loc, data)
+    kind = err["type"]
+    got = err.get("input")
+    if kind == "extra_forbidden":
+        user = _user_loc(loc, data)
+        allowed = _allowed_keys_at(user[:-1], data)
+        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        msg = f"unknown key {loc[-1]!r}"
+        if hint:
+            msg += f" (did you mean {hint[0]!r}?)"
+        if allowed:
+            msg += f"; allowed: {', '.join(allowed)}"
+        return path, msg
+    msg = err["msg"]
+    if kind in _MESSAGES:
+        with contextlib.suppress(KeyError, IndexError):
+            msg = _MESSAGES[kind].format(**err.get("ctx", {}))
+    if kind == "missing":
+        return path, f"missing required key {loc[-1]!r}"
+    if kind in ("union_tag_not_found", "union_tag_invalid"):
+        ctx = err.get("ctx", {})
+        tag = ctx.get("discriminator", "").strip("'")
+        allowed = ctx.get("expected_tags", "")
+        if kind == "union_tag_not_found":
+            return path, f"missing key {tag!r} (one of: {_union_tags(loc, data)})"
+        return path, f"unknown {tag} {ctx.get('tag')!r}; allowed: {allowed}"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    if kind not in ("missing", "union_tag_invalid", "union_tag_not_found") and not isinstance(
+        got, dict | list
+    ):
+        msg += f" (got {got!r})"
+    return path, msg
+
+
+def _allowed_keys_at(path: list[Any], data: Any) -> list[str]:
+    """The keys the block at a user path accepts, found by walking the schema."""
+    model = _walk_schema(path, data)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [f.alias or n for n, f in model.model_fields.items() if n != "source_path"]
+    return []
+
+
+def _walk_schema(path: list[Any], data: Any) -> Any:
+    model: Any = ScenarioConfig
+    node = data
+    for item in path:
+        if isinstance(node, dict):
+            node = node.get(item)
+        elif isinstance(node, list) and isinstance(item, int):
+            node = node[item] if item < len(node) else None
+        model = _child_model(model, item, node)
+        if model is None:
+            return None
+    return model
+
+
+def _child_model(model: Any, item: Any, node: Any) -> Any:
+    import typing
+
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        fields = {(f.alias or n): f for n, f in model.model_fields.items()}
+        field = fields.get(item) or model.model_fields.get(item)
+        if field is None:
+            return None
+        return _unwrap(field.annotation, node)
+    origin = typing.get_origin(model)
+    if origin in (list, dict):
+        args = typing.get_args(model)
+        return _unwrap(args[-1], node)
+    return None
+
+
+def _unwrap(annotation: Any, node: Any) -> Any:
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0], node)
+    if origin in (typing.Union, types.UnionType):
+        candidates = [a for a in typing.get_args(annotation) if a is not type(None)]
+        models = [a for a in candidates if isinstance(a, type) and issubclass(a, BaseModel)]
+        if isinstance(node, dict):
+            for m in models:
+                for key in ("policy", "kind", "type"):
+                    f = m.model_fields.get(key)
+                    if f is not None and node.get(key) in typing.get_args(f.annotation):
+                        return m
+        if len(candidates) == 1:
+            return _unwrap(candidates[0], node)
+        return models[0] if len(models) == 1 else None
+    return annotation
+
+
+def validate_config(data: dict[str, Any], *, file: str | None = None) -> ScenarioConfig:
+    """Validate a merged mapping into a :class:`ScenarioConfig` (and check its graph)."""
+    try:
+        cfg = ScenarioConfig.model_validate({**data, "source_path": file})
+    except ValidationError as exc:
+        path, msg = _friendly(exc.errors()[0], data)
+        extra = len(exc.errors()) - 1
+        if extra:
+            msg += f" (and {extra} more problem{'s' if extra > 1 else ''})"
+        raise ConfigError(msg, file=file, path=path) from None
+    from channel_agents.network import check_scenario
+
+    check_scenario(cfg)
+    return cfg
+
+
+def load_config(
+    source: str | Path | dict[str, Any] | ScenarioConfig,
+    overrides: list[str] | tuple[str, ...] = (),
+) -> ScenarioConfig:
+    """Load a scenario from a YAML path (or a mapping), apply ``--set`` overrides, validate."""
+    if isinstance(source, ScenarioConfig):
+        if not overrides:
+            return source
+        data = source.model_dump(by_alias=True, exclude_none=True)
+        file = source.source_path
+    elif isinstance(source, dict):
+        data, file = copy.deepcopy(source), None
+        data.pop("extends", None)
+    else:
+        path = Path(source)
+        file = str(source)
+        data = _resolve_extends(path, file, ())
+    for assignment in overrides:
+        try:
+            data = apply_set(data, assignment)
+        except ConfigError as exc:
+            raise ConfigError(exc.detail, file=file, path=exc.path) from None
+    return validate_config(data, file=file)

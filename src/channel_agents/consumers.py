@@ -1,0 +1,233 @@
+"""Consumer markets: demand, retail choice, purchases and consumer surplus.
+
+A market serves one or more retailers. Its demand is either an exogenous
+series (constant, step, normal, Poisson, AR(1), a CSV column: quantities that
+do not respond to price) or a population with a willingness-to-pay (WTP)
+distribution facing the posted retail price:
+
+- ``linear``: uniform WTP on [0, a/b]; ``mode: expected`` buys exactly
+  q = a - b p with surplus q^2 / (2b); ``mode: sampled`` draws ``consumers``
+  fresh WTPs each period from the market's own generator, each consumer
+  standing for a / consumers units, so the expectation is the same.
+- ``isoelastic``: q = scale p^-elasticity, surplus q p / (elasticity - 1).
+
+Exogenous demand is split equally among a market's retailers; price-responsive
+consumers buy from the cheapest retailer (ties split equally). Populations are
+numpy arrays, never Python objects per consumer.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from channel_agents.config import (
+    AR1Demand,
+    ConfigError,
+    ConstantDemand,
+    CsvDemand,
+    IsoelasticDemand,
+    LinearDemand,
+    NormalDemand,
+    PoissonDemand,
+    ScenarioConfig,
+    StepDemand,
+)
+from channel_agents.network import Incidence, Topology
+
+
+def read_csv_column(path: Path, column: str, *, file: str | None, where: str) -> np.ndarray:
+    """A numeric CSV column as an array; a clear ConfigError if it is missing or not numeric."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            fields = reader.fieldnames or []
+            if column not in fields:
+                raise ConfigError(
+                    f"column {column!r} not in {path.name}; columns: {', '.join(fields)}",
+                    file=file,
+                    path=f"{where}.column",
+                )
+            values = []
+            for line, row in enumerate(reader, start=2):
+                try:
+                    values.append(float(row[column]))
+                except (TypeError, ValueError):
+                    raise ConfigError(
+                        f"{path.name} line {line}: {row[column]!r} is not a number",
+                        file=file,
+                        path=f"{where}.column",
+                    ) from None
+    except FileNotFoundError:
+        raise ConfigError(f"CSV file not found: {path}", file=file, path=f"{where}.path") from None
+    if not values:
+        raise ConfigError(f"{path.name} has no rows", file=file, path=f"{where}.path")
+    arr = np.array(values)
+    if (arr < 0).any() or not np.isfinite(arr).all():
+        raise ConfigError(
+            f"{path.name}: demand must be finite and >= 0", file=file, path=f"{where}.column"
+        )
+    return arr
+
+
+class Markets:
+    """All consumer markets of a scenario, cleared together each period.
+
+    Randomness: exogenous random demand draws from one ``end demand``
+    generator (a fixed number of draws per market per period); each sampled
+    population draws from its own generator. Both are spawned from the run's
+    seed, so two strategies run with one seed see the same demand and the same
+    consumers (common random numbers).
+    """
+
+    def __init__(
+        self,
+        cfg: ScenarioConfig,
+        topo: Topology,
+        end_demand_rng: np.random.Generator,
+        consumer_rngs: list[np.random.Generator],
+    ):
+        self.cfg = cfg
+        self.n = len(cfg.markets)
+        idx = {n: i for i, n in enumerate(topo.names)}
+        prod = {p: i for i, p in enumerate(cfg.products)}
+        self.product = np.array(
+            [prod[m.product] if m.product else 0 for m in cfg.markets], dtype=np.int64
+        )
+        pairs = [(k, idx[r]) for k, m in enumerate(cfg.markets) for r in m.retailers]
+        self.pair_market = np.array([k for k, _ in pairs], dtype=np.int64)
+        self.pair_retailer = np.array([r for _, r in pairs], dtype=np.int64)
+        self.pair_product = self.product[self.pair_market]
+        self.n_pairs = len(pairs)
+        self.retailers_of = Incidence(self.pair_market, self.n)  # market <- pairs
+        self.to_retailer = Incidence(self.pair_retailer, topo.n_members)  # member <- pairs
+        self.n_retailers = np.array([len(m.retailers) for m in cfg.markets], dtype=float)
+        self.rng = end_demand_rng
+        self.consumer_rngs = consumer_rngs
+        self.price_responsive = np.array(
+            [isinstance(m.demand, LinearDemand | IsoelasticDemand) for m in cfg.markets], dtype=bool
+        )
+        self.any_price_responsive = bool(self.price_responsive.any())
+        self.has_surplus = self.price_responsive.copy()
+        base = Path(cfg.source_path).parent if cfg.source_path else Path(".")
+        self._kinds: dict[type, np.ndarray] = {}
+        for k, m in enumerate(cfg.markets):
+            self._kinds.setdefault(type(m.demand), []).append(k)  # type: ignore[arg-type]
+        self._kinds = {t: np.array(v, dtype=np.int64) for t, v in self._kinds.items()}
+        d = [m.demand for m in cfg.markets]
+
+        def param(kind: type, attr: str) -> np.ndarray:
+            return np.array([getattr(d[k], attr) for k in self._kinds.get(kind, [])], dtype=float)
+
+        self._normal = (param(NormalDemand, "mean"), param(NormalDemand, "sd"))
+        self._poisson = param(PoissonDemand, "mean")
+        self._ar1 = (param(AR1Demand, "mean"), param(AR1Demand, "phi"), param(AR1Demand, "sd"))
+        self._ar1_state = self._ar1[0].copy()
+        self._constant = param(ConstantDemand, "value")
+        self._step = (
+            param(StepDemand, "before"),
+            param(StepDemand, "after"),
+            param(StepDemand, "at"),
+        )
+        self._csv = [
+            read_csv_column(
+                base / d[k].path, d[k].column, file=cfg.source_path, where=f"markets[{k}].demand"
+            )
+            for k in self._kinds.get(CsvDemand, [])
+        ]
+        self._lin = (param(LinearDemand, "a"), param(LinearDemand, "b"))
+        self._lin_sampled = np.array(
+            [cfg.markets[k].mode == "sampled" for k in self._kinds.get(LinearDemand, [])],
+            dtype=bool,
+        )
+        self._iso = (param(IsoelasticDemand, "scale"), param(IsoelasticDemand, "elasticity"))
+        self.consumers = np.array([m.consumers for m in cfg.markets], dtype=np.int64)
+        self._wtp_buffers = {
+            k: np.empty(cfg.markets[k].consumers)
+            for k in self._kinds.get(LinearDemand, [])
+            if cfg.markets[k].mode == "sampled"
+        }
+        self.surplus_per_unit = np.zeros(self.n)
+        self.market_price = np.zeros(self.n)
+
+    # ------------------------------------------------------------------ demand
+    def demand(self, t: int, retail_price: np.ndarray) -> np.ndarray:
+        """Consumer demand arising in period ``t`` at each (market, retailer) pair."""
+        q = np.zeros(self.n)
+        share = np.ones(self.n_pairs)
+        kinds = self._kinds
+        if ConstantDemand in kinds:
+            q[kinds[ConstantDemand]] = self._constant
+        if StepDemand in kinds:
+            before, after, at = self._step
+            q[kinds[StepDemand]] = np.where(t < at, before, after)
+        if NormalDemand in kinds:
+            mean, sd = self._normal
+            q[kinds[NormalDemand]] = np.maximum(
+                mean + sd * self.rng.standard_normal(len(mean)), 0.0
+            )
+        if PoissonDemand in kinds:
+            q[kinds[PoissonDemand]] = self.rng.poisson(self._poisson)
+        if AR1Demand in kinds:
+            mean, phi, sd = self._ar1
+            self._ar1_state = (
+                mean + phi * (self._ar1_state - mean) + sd * self.rng.standard_normal(len(mean))
+            )
+            q[kinds[AR1Demand]] = np.maximum(self._ar1_state, 0.0)
+        if CsvDemand in kinds:
+            for j, k in enumerate(kinds[CsvDemand]):
+                series = self._csv[j]
+                q[k] = series[(t - 1) % len(series)]
+        if self.any_price_responsive:
+            pair_price = retail_price[self.pair_retailer, self.pair_product]
+            # consumers face the lowest price among the market's retailers
+            best = np.full(self.n, np.inf)
+            np.minimum.at(best, self.pair_market, pair_price)
+            cheapest = (pair_price <= best[self.pair_market] + 1e-12) | ~self.price_responsive[
+                self.pair_market
+            ]
+            n_cheapest = self.retailers_of @ cheapest.astype(float)
+            share = np.where(
+                self.price_responsive[self.pair_market],
+                cheapest / np.maximum(n_cheapest[self.pair_market], 1.0),
+                1.0,
+            )
+            self.market_price = np.where(self.price_responsive, best, 0.0)
+            self._price_responsive_demand(q, best)
+        exo = ~self.price_responsive[self.pair_market]
+        share = np.where(exo, 1.0 / self.n_retailers[self.pair_market], share)
+        return q[self.pair_market] * share
+
+    def _price_responsive_demand(self, q: np.ndarray, price: np.ndarray) -> None:
+        kinds = self._kinds
+        if LinearDemand in kinds:
+            ks = kinds[LinearDemand]
+            a, b = self._lin
+            p = price[ks]
+            q_lin = np.maximum(a - b * p, 0.0)
+            q[ks] = q_lin
+            self.surplus_per_unit[ks] = q_lin / (2.0 * b)
+            for j in np.flatnonzero(self._lin_sampled):
+                k = ks[j]
+                wtp = self._wtp_buffers[k]
+                self.consumer_rngs[k].random(out=wtp)
+                wtp *= a[j] / b[j]
+                surplus = wtp - p[j]
+                buyers = surplus >= 0.0
+                n_buy = int(np.count_nonzero(buyers))
+                weight = a[j] / len(wtp)
+                q[k] = n_buy * weight
+                self.surplus_per_unit[k] = float(surplus[buyers].sum()) / n_buy if n_buy else 0.0
+        if IsoelasticDemand in kinds:
+            ks = kinds[IsoelasticDemand]
+            scale, e = self._iso
+            p = np.maximum(price[ks], 1e-12)
+            q[ks] = scale * p ** (-e)
+            self.surplus_per_unit[ks] = p / (e - 1.0)
+
+    def surplus(self, sold_per_pair: np.ndarray) -> np.ndarray:
+        """Consumer surplus per market for the units sold at each pair this period."""
+        sold_market = self.retailers_of @ sold_per_pair
+        return np.where(self.has_surplus, sold_market * self.surplus_per_unit, 0.0)

@@ -1,0 +1,228 @@
+"""Recording and the run summary.
+
+Each period after warm-up the model writes one row per member and one per
+market into a preallocated block; a full block is folded into running sums
+(and, when series are kept, appended to the series). So the summary never
+needs the series, and a long run with series off uses flat memory.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MEMBER_FIELDS = (
+    "orders",  # units ordered (as placed, negative for returns)
+    "incoming",  # orders (or consumer demand) received
+    "shipped",  # units shipped to buyers and sold to consumers
+    "stock",  # on hand after shipping
+    "backlog",  # owed to buyers and consumers after shipping
+    "holding_cost",
+    "backlog_cost",
+    "revenue",  # sales to buyers and consumers, net of credits
+    "purchases",  # goods bought, net of credits
+    "other_costs",  # transport, interest
+    "profit",
+    "cash",
+    "units_sold",  # units shipped or sold (for the quantity-weighted price)
+    "sales_value",  # value of those units at the selling price
+)
+MARKET_FIELDS = ("demand", "sold", "served_on_arrival", "spend", "surplus")
+_MF = {f: i for i, f in enumerate(MEMBER_FIELDS)}
+_KF = {f: i for i, f in enumerate(MARKET_FIELDS)}
+
+
+class Recorder:
+    """Preallocated per-period records, folded into sums block by block."""
+
+    def __init__(
+        self, n_members: int, n_markets: int, periods: int, keep_series: bool, block: int = 1024
+    ):
+        self.block = max(1, min(block, periods))
+        self.keep_series = keep_series
+        self.members = np.zeros((self.block, len(MEMBER_FIELDS), n_members))
+        self.markets = np.zeros((self.block, len(MARKET_FIELDS), n_markets))
+        self.slot = 0
+        self.count = 0
+        self.member_sum = np.zeros((len(MEMBER_FIELDS), n_members))
+        self.market_sum = np.zeros((len(MARKET_FIELDS), n_markets))
+        # shifted sums of squares for variances (shift = first value: no cancellation)
+        self.order_shift: np.ndarray | None = None
+        self.order_sum = np.zeros(n_members)
+        self.order_sumsq = np.zeros(n_members)
+        self.demand_shift: float | None = None
+        self.demand_sum = 0.0
+        self.demand_sumsq = 0.0
+        self.member_blocks: list[np.ndarray] = []
+        self.market_blocks: list[np.ndarray] = []
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Views [fields, members] and [fields, markets] for this period's values."""
+        return self.members[self.slot], self.markets[self.slot]
+
+    def advance(self) -> None:
+        self.slot += 1
+        self.count += 1
+        if self.slot == self.block:
+            self.fold()
+
+    def fold(self) -> None:
+        """Add the filled part of the block to the running sums (and the series)."""
+        n = self.slot
+        if n == 0:
+            return
+        mem, mk = self.members[:n], self.markets[:n]
+        self.member_sum += mem.sum(axis=0)
+        self.market_sum += mk.sum(axis=0)
+        orders = mem[:, _MF["orders"], :]
+        demand = mk[:, _KF["demand"], :].sum(axis=1)
+        if self.order_shift is None:
+            self.order_shift = orders[0].copy()
+            self.demand_shift = float(demand[0])
+        d_orders = orders - self.order_shift
+        self.order_sum += d_orders.sum(axis=0)
+        self.order_sumsq += (d_orders**2).sum(axis=0)
+        d_demand = demand - self.demand_shift
+        self.demand_sum += float(d_demand.sum())
+        self.demand_sumsq += float((d_demand**2).sum())
+        if self.keep_series:
+            self.member_blocks.append(mem.copy())
+            self.market_blocks.append(mk.copy())
+        self.slot = 0
+
+    def total(self, field: str) -> np.ndarray:
+        return self.member_sum[_MF[field]]
+
+    def market_total(self, field: str) -> np.ndarray:
+        return self.market_sum[_KF[field]]
+
+    def order_variance(self) -> np.ndarray:
+        n = max(self.count, 1)
+        mean = self.order_sum / n
+        return np.maximum(self.order_sumsq / n - mean**2, 0.0)
+
+    def demand_variance(self) -> float:
+        n = max(self.count, 1)
+        mean = self.demand_sum / n
+        return max(self.demand_sumsq / n - mean**2, 0.0)
+
+    def member_series(self) -> np.ndarray:
+        """[periods, fields, members] of the recorded periods (series must be kept)."""
+        if not self.member_blocks:
+            return np.zeros((0, len(MEMBER_FIELDS), self.members.shape[2]))
+        return np.concatenate(self.member_blocks)
+
+    def market_series(self) -> np.ndarray:
+        if not self.market_blocks:
+            return np.zeros((0, len(MARKET_FIELDS), self.markets.shape[2]))
+        return np.concatenate(self.market_blocks)
+
+
+def _num(x: float) -> float | None:
+    """A JSON-safe number: None for NaN or infinity, plain float otherwise."""
+    x = float(x)
+    return None if math.isnan(x) or math.isinf(x) else x
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return _num(num / den) if den > 1e-12 else None
+
+
+def summarize(model: Any) -> dict[str, Any]:
+    """The run summary of DESIGN.md ("Interfaces that stay stable") from the recorder."""
+    rec: Recorder = model.recorder
+    rec.fold()
+    n = max(rec.count, 1)
+    topo = model.topology
+    channel = [k for k in range(topo.n_members) if not topo.is_source[k]]
+    markets = model.markets
+    has_surplus = bool(markets.has_surplus.any())
+    retailers = [k for k in channel if topo.roles[k] == "retailer"]
+
+    demand = rec.market_total("demand")
+    sold = rec.market_total("sold")
+    spend = rec.market_total("spend")
+    surplus = rec.market_total("surplus")
+    served = rec.market_total("served_on_arrival")
+    profit = rec.total("profit")
+    cost = rec.total("holding_cost") + rec.total("backlog_cost")
+    units = rec.total("units_sold")
+    value = rec.total("sales_value")
+    var_d = rec.demand_variance()
+    var_o = rec.order_variance()
+
+    def per_member(values: np.ndarray) -> dict[str, float | None]:
+        return {topo.names[k]: _num(values[k]) for k in channel}
+
+    by_product: dict[str, Any] = {}
+    for p, product in enumerate(model.products):
+        ks = markets.product == p
+        by_product[product] = {
+            "consumer_surplus": _num(surplus[ks].sum() / n)
+            if markets.has_surplus[ks].any()
+            else None,
+            "units_sold": _num(sold[ks].sum() / n),
+            "retail_price": _ratio(spend[ks].sum(), sold[ks].sum()),
+        }
+    total_cost = cost[channel].sum()
+    summary: dict[str, Any] = {
+        "consumer_surplus": _num(surplus.sum() / n) if has_surplus else None,
+        "units_sold": _num(sold.sum() / n),
+        "retail_price": _ratio(spend.sum(), sold.sum()),
+        "fill_rate": _ratio(served.sum(), demand.sum()),
+        "channel_profit": _num(profit[channel].sum() / n),
+        "profit": per_member(profit / n),
+        "price": {topo.names[k]: _ratio(value[k], units[k]) for k in channel},
+        "units_ordered": _num(rec.total("orders")[retailers].sum() / n),
+        "cost": per_member(cost),
+        "team_cost": _num(total_cost),
+        "bullwhip": {
+            topo.names[k]: (_num(var_o[k] / var_d) if var_d > 1e-12 else None) for k in channel
+        },
+        "advertising": None,
+        "coop_share": None,
+        "by_product": by_product,
+        "periods": int(rec.count),
+        "warmup": int(model.warmup),
+        "seed": int(model.seed),
+        "config": model.config.source_path or model.config.name,
+    }
+    return summary
+
+
+def series_frame(model: Any) -> pd.DataFrame:
+    """One row per recorded period and channel member (sources left out)."""
+    rec: Recorder = model.recorder
+    rec.fold()
+    data = rec.member_series()
+    topo = model.topology
+    channel = np.flatnonzero(~topo.is_source)
+    t = data.shape[0]
+    periods = np.arange(model.warmup + 1, model.warmup + t + 1)
+    frame = {
+        "period": np.repeat(periods, len(channel)),
+        "member": np.tile(np.array(topo.names, dtype=object)[channel], t),
+        "role": np.tile(np.array(topo.roles, dtype=object)[channel], t),
+    }
+    for i, f in enumerate(MEMBER_FIELDS):
+        frame[f] = data[:, i, channel].reshape(-1)
+    return pd.DataFrame(frame)
+
+
+def market_frame(model: Any) -> pd.DataFrame:
+    """One row per recorded period and market."""
+    rec: Recorder = model.recorder
+    rec.fold()
+    data = rec.market_series()
+    names = [m.name for m in model.config.markets]
+    t = data.shape[0]
+    frame: dict[str, Any] = {
+        "period": np.repeat(np.arange(model.warmup + 1, model.warmup + t + 1), len(names)),
+        "market": np.tile(np.array(names, dtype=object), t),
+    }
+    for i, f in enumerate(MARKET_FIELDS):
+        frame[f] = data[:, i, :].reshape(-1)
+    return pd.DataFrame(frame)

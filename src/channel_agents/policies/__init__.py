@@ -1,0 +1,6 @@
+"""Decision rules: ordering, pricing (and, later, promotion).
+
+Each kind shares one small interface: a policy object decides for a group of
+members at once (arrays, one row per member) from a frozen observation. A
+new rule is one class registered under its config name.
+"""

@@ -1,0 +1,216 @@
+"""Ordering policies: how much each member orders from its suppliers each period.
+
+Every policy decides for a group of members at once: ``__init__`` receives one
+validated parameter block per member and ``decide(obs)`` returns an
+[members, products] array of orders from an observation (see
+observations.py). Register a new rule with :func:`register`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from channel_agents.observations import OrderObservation, SharedOrderObservation
+
+ORDERING_POLICIES: dict[str, type[OrderingPolicy]] = {}
+
+
+def register(cls: type[OrderingPolicy]) -> type[OrderingPolicy]:
+    """Class decorator: make an ordering policy available under ``cls.name``."""
+    ORDERING_POLICIES[cls.name] = cls
+    return cls
+
+
+class OrderingPolicy:
+    """Decides orders for a group of members: one row of ``obs`` per member."""
+
+    name: ClassVar[str] = ""
+    needs_shared_information: ClassVar[bool] = False
+
+    def __init__(self, params: Sequence[Any], n_products: int):
+        self.params = list(params)
+        self.n_products = n_products
+
+    def column(self, attr: str) -> np.ndarray:
+        """A parameter as a column [members, 1], for broadcasting over products."""
+        return np.array([getattr(p, attr) for p in self.params], dtype=float)[:, None]
+
+    def decide(self, obs: OrderObservation) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def _no_negative(order: np.ndarray, obs: OrderObservation) -> np.ndarray:
+    """Clip orders at zero for members that may not return goods."""
+    if obs.allow_returns.all():
+        return order
+    return np.where(obs.allow_returns[:, None], order, np.maximum(order, 0.0))
+
+
+@register
+class Sterman(OrderingPolicy):
+    """Sterman's (1989) anchoring and adjustment.
+
+    Lhat_t = theta x incoming_t + (1 - theta) Lhat_{t-1};
+    order = max(0, Lhat + alpha_s (s_prime - S - beta SL)), with S = stock -
+    backlog and SL the supply line.
+    """
+
+    name = "sterman"
+
+    def __init__(self, params: Sequence[Any], n_products: int):
+        super().__init__(params, n_products)
+        self.theta = self.column("theta")
+        self.alpha_s = self.column("alpha_s")
+        self.beta = self.column("beta")
+        self.s_prime = self.column("s_prime")
+        init = [p.initial_expectation for p in self.params]
+        self._initial = np.array([np.nan if v is None else v for v in init])[:, None]
+        self.expected: np.ndarray | None = None
+
+    def decide(self, obs: OrderObservation) -> np.ndarray:
+        if self.expected is None:
+            self.expected = np.where(np.isnan(self._initial), obs.incoming, self._initial)
+        self.expected = self.theta * obs.incoming + (1.0 - self.theta) * self.expected
+        net_stock = obs.stock - obs.backlog
+        order = self.expected + self.alpha_s * (
+            self.s_prime - net_stock - self.beta * obs.supply_line
+        )
+        return np.maximum(order, 0.0)
+
+
+class _Forecast:
+    """Moving-average or exponential forecast of a [members, products] series."""
+
+    def __init__(self, params: Sequence[Any], shape: tuple[int, int]):
+        self.window = max(p.forecast_window for p in params)
+        self.windows = np.array([p.forecast_window for p in params], dtype=float)[:, None]
+        self.exponential = np.array([p.forecast == "exponential" for p in params])[:, None]
+        self.smoothing = np.array([p.smoothing for p in params], dtype=float)[:, None]
+        self.history = np.zeros((self.window, *shape))
+        self.seen = 0
+        init = [p.initial_forecast for p in params]
+        self.initial = np.array([np.nan if v is None else v for v in init])[:, None]
+        self.level = np.zeros(shape)
+        self.uniform_window = bool((self.windows == self.window).all())
+
+    def update(self, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Add this period's observation; return (forecast, standard deviation)."""
+        if self.seen == 0:
+            start = np.where(np.isnan(self.initial), value, self.initial)
+            self.history[:] = start
+            self.level = start.astype(float)
+        self.history[self.seen % self.window] = value
+        self.seen += 1
+        if self.uniform_window:
+            recent = self.history
+        else:  # members with shorter windows look at their own last values only
+            ages = (self.seen - 1 - np.arange(self.window)) % self.window
+            mask = ages[:, None, None] < self.windows[None]
+            recent = np.where(mask, self.history, np.nan)
+        mean = recent.mean(axis=0) if self.uniform_window else np.nanmean(recent, axis=0)
+        sd = recent.std(axis=0) if self.uniform_window else np.nanstd(recent, axis=0)
+        if self.exponential.any():
+            self.level = self.smoothing * value + (1 - self.smoothing) * self.level
+            mean = np.where(self.exponential, self.level, mean)
+        return mean, sd
+
+
+@register
+class OrderUpTo(OrderingPolicy):
+    """Order up to y = L x forecast + z x sd x sqrt(L) + safety_stock.
+
+    L is the member's replenishment lead time (order_delay + lead_time of its
+    supply edge) unless ``lead_time`` is set. The forecast is a moving average
+    over ``forecast_window`` periods (or exponential smoothing) of the orders
+    the member receives, or, with ``echelon: true``, of end-consumer demand at
+    or below it, against its echelon inventory position and echelon lead time
+    (this needs ``information: shared``). Orders are ``y - position``; negative
+    only where the member has ``allow_returns: true``.
+    """
+
+    name = "order_up_to"
+
+    def __init__(self, params: Sequence[Any], n_products: int):
+        super().__init__(params, n_products)
+        self.forecast = _Forecast(self.params, (len(self.params), n_products))
+        self.z = self.column("safety_factor")
+        self.safety_stock = self.column("safety_stock")
+        fixed = [p.lead_time for p in self.params]
+        self.fixed_lead = np.array([np.nan if v is None else v for v in fixed], dtype=float)
+        self.echelon = np.array([p.echelon for p in self.params], dtype=bool)[:, None]
+
+    @property
+    def needs_shared(self) -> bool:
+        return bool(self.echelon.any())
+
+    def decide(self, obs: OrderObservation) -> np.ndarray:
+        if self.echelon.any():
+            if not isinstance(obs, SharedOrderObservation):  # pragma: no cover - config check
+                raise TypeError("echelon order-up-to needs a shared observation")
+            seen = np.where(self.echelon, obs.end_demand, obs.incoming)
+            lead = np.where(self.echelon[:, 0], obs.echelon_lead_time, obs.lead_time)
+            position = np.where(self.echelon, obs.echelon_position, obs.inventory_position)
+        else:
+            seen, lead, position = obs.incoming, obs.lead_time, obs.inventory_position
+        lead = np.where(np.isnan(self.fixed_lead), lead, self.fixed_lead)[:, None]
+        mean, sd = self.forecast.update(seen)
+        target = lead * mean + self.z * sd * np.sqrt(lead) + self.safety_stock
+        return _no_negative(target - position, obs)
+
+
+@register
+class SS(OrderingPolicy):
+    """(s, S): when the inventory position is at or below s, order up to S."""
+
+    name = "s_S"
+
+    def __init__(self, params: Sequence[Any], n_products: int):
+        super().__init__(params, n_products)
+        self.s = self.column("s")
+        self.S = self.column("S")
+
+    def decide(self, obs: OrderObservation) -> np.ndarray:
+        position = obs.inventory_position
+        return np.where(position <= self.s, self.S - position, 0.0)
+
+
+@register
+class PassThrough(OrderingPolicy):
+    """Order what was received this period (orders from buyers, or consumer demand)."""
+
+    name = "pass_through"
+
+    def decide(self, obs: OrderObservation) -> np.ndarray:
+        return _no_negative(obs.incoming.copy(), obs)
+
+
+@register
+class Fixed(OrderingPolicy):
+    """Order ``quantity`` every period."""
+
+    name = "fixed"
+
+    def __init__(self, params: Sequence[Any], n_products: int):
+        super().__init__(params, n_products)
+        self.quantity = np.broadcast_to(self.column("quantity"), (len(self.params), n_products))
+
+    def decide(self, obs: OrderObservation) -> np.ndarray:
+        return self.quantity.copy()
+
+
+class Callback(OrderingPolicy):
+    """Orders from a callable ``f(obs) -> array``: a human seat, a learned policy, a test."""
+
+    name = "callback"
+
+    def __init__(
+        self, fn: Callable[[OrderObservation], np.ndarray], n_members: int, n_products: int
+    ):
+        super().__init__([None] * n_members, n_products)
+        self.fn = fn
+
+    def decide(self, obs: OrderObservation) -> np.ndarray:
+        return np.asarray(self.fn(obs), dtype=float).reshape(len(self.params), self.n_products)
