@@ -140,8 +140,12 @@ class Logistics:
 
     def _allocate(self, claims: np.ndarray, available: np.ndarray) -> np.ndarray:
         total = self.by_seller @ claims
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(total > available, available / total, 1.0)
+        # rounding can leave -1e-16 of stock: never ship a negative share
+        available = np.maximum(available, 0.0)
+        short = total > available
+        if not short.any():
+            return claims.copy()
+        ratio = np.divide(available, total, out=np.ones_like(total), where=short)
         return claims * ratio[self.topo.seller]
 
     def _allocate_by_class(self, owed: np.ndarray) -> np.ndarray:
@@ -170,8 +174,9 @@ class Logistics:
         owed[:] = np.maximum(owed, 0.0)
         # a buyer returning on several edges shares its stock among them pro rata
         per_buyer = self.by_buyer @ want
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(per_buyer > self.stock, self.stock / per_buyer, 1.0)
+        stock = np.maximum(self.stock, 0.0)
+        short = per_buyer > stock
+        ratio = np.divide(stock, per_buyer, out=np.ones_like(per_buyer), where=short)
         returned = want * ratio[self.topo.buyer]
         self.stock -= self.by_buyer @ returned
         self.stock += self.by_seller @ returned

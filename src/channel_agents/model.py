@@ -394,8 +394,8 @@ class ChannelModel(mesa.Model):
         """Scale each member's orders down to what its credit limit still allows."""
         value = self.ledger.by_buyer @ (np.maximum(q, 0.0) * self.edge_price).sum(axis=1)
         budget = np.maximum(self.ledger.order_budget(), 0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(value > budget, budget / value, 1.0)
+        over = value > budget
+        scale = np.divide(budget, value, out=np.ones_like(value), where=over)
         return np.where(q > 0, q * scale[self.topology.buyer][:, None], q)
 
     def record(self, market, shipped, returned, costs, placed, incoming) -> None:

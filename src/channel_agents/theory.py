@@ -422,7 +422,9 @@ def _smallest_root_in_unit_interval(c2: float, c1: float, c0: float) -> float:
     """Smallest root of c2 y^2 + c1 y + c0 in (0, 1)."""
     roots = np.roots([c2, c1, c0]) if abs(c2) > 1e-15 else np.array([-c0 / c1])
     real = sorted(
-        float(r.real) for r in np.atleast_1d(roots) if abs(r.imag) < 1e-12 and 0 < r.real < 1
+        float(r.real)
+        for r in np.atleast_1d(roots)
+        if abs(r.imag) < 1e-12 and 1e-9 < r.real < 1 - 1e-9
     )
     if not real:  # pragma: no cover - excluded by the derivation
         raise ArithmeticError("no interior optimum for the wholesale price")
@@ -491,8 +493,8 @@ def coop_advertising(
     q = a - b * p  # = x / 2
     m0 = (w - c) * q  # manufacturer margin x quantity per unit of g
     r0 = (p - w) * q  # retailer margin x quantity per unit of g
-    t = (2 * m0 - r0) / (2 * m0 + r0) if arm == "coop" else 0.0
-    t = max(t, 0.0)
+    # Positive at the optimum (y < 4/5); with k_r = 0 the share is moot and reported as 0.
+    t = (2 * m0 - r0) / (2 * m0 + r0) if arm == "coop" and k_r > 0 else 0.0
     root_r = k_r * r0 / (2 * (1 - t))
     root_m = k_m * m0 / 2
     g = k_r * root_r + k_m * root_m
