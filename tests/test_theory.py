@@ -55,12 +55,14 @@ tiers = st.integers(1, 8)
 shares = st.floats(0.05, 1.0)
 
 
-def _nelder_mead_max(f, start, restarts: int = 4) -> tuple[np.ndarray, float]:
+def _nelder_mead_max(f, start, restarts: int = 3, bounds=None) -> tuple[np.ndarray, float]:
     """Maximize f by Nelder-Mead, restarted from its own answer (escapes early collapse)."""
     x = np.asarray(start, dtype=float)
-    opts = {"xatol": 1e-11, "fatol": 1e-14, "maxiter": 40000, "maxfev": 80000}
+    opts = {"xatol": 1e-10, "fatol": 1e-13, "maxiter": 20000, "maxfev": 40000}
     for _ in range(restarts):
-        x = optimize.minimize(lambda z: -f(z), x, method="Nelder-Mead", options=opts).x
+        x = optimize.minimize(
+            lambda z: -f(z), x, method="Nelder-Mead", bounds=bounds, options=opts
+        ).x
     return x, float(f(x))
 
 
@@ -267,10 +269,11 @@ def test_buyback_with_share_0_6_reproduces_card_2():
     assert_card(res["efficiency"], "1")
 
 
+# Coefficient of variation <= 0.35: the normal model's domain (negligible negative demand).
 newsvendors = st.builds(
-    lambda mean, sd, p, c_frac, v_frac: (mean, sd, p, v_frac * c_frac * p, c_frac * p),
+    lambda mean, cv, p, c_frac, v_frac: (mean, cv * mean, p, v_frac * c_frac * p, c_frac * p),
     st.floats(20.0, 500.0),
-    st.floats(1.0, 60.0),
+    st.floats(0.02, 0.35),
     st.floats(1.0, 50.0),
     st.floats(0.1, 0.85),
     st.floats(0.0, 0.9),
@@ -355,12 +358,11 @@ def test_supplier_optimal_wholesale_beats_every_other_wholesale_price(nv):
     mean, sd, p, c, v = nv["mean"], nv["sd"], nv["p"], nv["c"], nv["v"]
     res = th.newsvendor_supplier_optimal_wholesale(**nv)
 
-    def supplier(w: float) -> float:
-        q = mean + sd * norm.ppf((p - w) / (p - v))
-        return (w - c) * q
+    def supplier(w):
+        return (w - c) * (mean + sd * norm.ppf((p - w) / (p - v)))
 
     grid = np.linspace(c, p, 2001)[1:-1]
-    assert res["supplier_profit"] >= max(supplier(w) for w in grid) - 1e-9
+    assert res["supplier_profit"] >= np.max(supplier(grid)) - 1e-9
     brute = _argmax_scalar(supplier, c, p - 1e-9 * (p - v))
     assert supplier(brute) == pytest.approx(res["supplier_profit"], rel=1e-9, abs=1e-9)
     assert res["wholesale_price"] == pytest.approx(brute, rel=1e-4)
@@ -546,7 +548,7 @@ def _ad_demand(a, b, p, k_r, k_m, root_r, root_m):
     return (a - b * p) * (k_r * abs(root_r) + k_m * abs(root_m))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(ad_markets)
 def test_cooperative_advertising_row_equals_brute_force_joint_optimum(market):
     a, b, c, k_r, k_m = market
@@ -568,7 +570,7 @@ def test_cooperative_advertising_row_equals_brute_force_joint_optimum(market):
     assert closed["consumer_surplus"] == pytest.approx(g * q * q / (2 * b), rel=1e-4)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(ad_markets, st.sampled_from(["coop", "no_coop"]))
 def test_stackelberg_advertising_is_a_numerical_subgame_perfect_equilibrium(market, arm):
     a, b, c, k_r, k_m = market
@@ -590,13 +592,16 @@ def test_stackelberg_advertising_is_a_numerical_subgame_perfect_equilibrium(mark
     # 2) the manufacturer's (w, m_m, t) maximizes its profit given that response
     def manufacturer(x):
         w_, root_m_ = x[0], x[1]
-        t_ = min(max(x[2], 0.0), 0.99) if arm == "coop" else 0.0
+        t_ = x[2]
         p_ = (a + b * w_) / (2 * b)
         root_r_ = k_r * (p_ - w_) * (a - b * p_) / (2 * (1 - t_))
         d = _ad_demand(a, b, p_, k_r, k_m, root_r_, root_m_)
         return (w_ - c) * d - t_ * root_r_**2 - root_m_**2
 
-    (w_lead, _, t_lead), best = _nelder_mead_max(manufacturer, [c + 0.4 * (a / b - c), 1.0, 0.3])
+    bounds = [(c, a / b), (0, None), (0, 0.99 if arm == "coop" else 0)]
+    (w_lead, _, t_lead), best = _nelder_mead_max(
+        manufacturer, [c + 0.4 * (a / b - c), 1.0, 0.3 if arm == "coop" else 0], bounds=bounds
+    )
     assert best <= res["manufacturer_profit"] * (1 + 1e-9)
     assert res["manufacturer_profit"] == pytest.approx(best, rel=1e-7)
     assert res["wholesale_price"] == pytest.approx(w_lead, rel=1e-4)
@@ -617,6 +622,26 @@ def test_coop_raises_manufacturer_profit_and_wholesale_price_but_only_joint_choi
     assert 0 < coop["coop_share"] < 1
     assert joint["consumer_surplus"] > max(coop["consumer_surplus"], no_coop["consumer_surplus"])
     assert joint["channel_profit"] > max(coop["channel_profit"], no_coop["channel_profit"])
+
+
+@pytest.mark.parametrize(
+    ("k_r", "k_m", "arm", "share_of_a"),
+    [
+        (1.0, 0.0, "coop", 2 / 3),  # 18 y^2 - 36 y + 16 = 0
+        (1.0, 0.0, "no_coop", 3 / 4),  # y (3 - 4 y) = 0
+        (0.0, 1.0, "coop", 1 / 2),  # national advertising only: plain monopoly w
+        (0.0, 1.0, "no_coop", 1 / 2),
+    ],
+)
+def test_advertising_with_one_channel_switched_off_gives_hand_derived_wholesale_price(
+    k_r, k_m, arm, share_of_a
+):
+    a, b, c = 10, 1, 2
+    res = th.coop_advertising(a, b, c, k_r, k_m, arm)
+    assert res["wholesale_price"] == pytest.approx((a - share_of_a * (a - b * c)) / b, rel=1e-9)
+    if k_r == 0:
+        assert res["advertising_retailer"] == 0
+        assert res["coop_share"] == 0
 
 
 # ---------------------------------------------------------------------------

@@ -124,20 +124,127 @@ class CostPlusPricing(_Block):
     margin: NonNeg = 0.0
 
 
-Pricing = Annotated[FixedPricing | CostPlusPricing, Field(discriminator="policy")]
+class StackelbergPricing(_Block):
+    """Maximize own profit, anticipating the best responses of every member below."""
+
+    policy: Literal["stackelberg"]
+
+
+class JointPricing(_Block):
+    """The channel optimum: retail prices that maximize the whole channel's profit;
+    transfer prices follow the coordinating contract (marginal cost if it names none)."""
+
+    policy: Literal["joint"]
+
+
+class AdaptivePricing(_Block):
+    """Learn a linear demand curve from own prices and sales, price against it.
+
+    Each period it fits q = alpha - beta p by least squares on its recent
+    (price, quantity) observations and moves to the best price for the fitted
+    curve; ``exploration`` is the relative size of the price probes it adds.
+    """
+
+    policy: Literal["adaptive"]
+    initial_price: Annotated[float, Field(gt=0)]
+    exploration: Annotated[float, Field(ge=0, le=0.5)] = 0.02
+    memory: Annotated[int, Field(ge=3, strict=True)] = 50
+
+
+Pricing = Annotated[
+    FixedPricing | CostPlusPricing | StackelbergPricing | JointPricing | AdaptivePricing,
+    Field(discriminator="policy"),
+]
 
 # --------------------------------------------------------------------------- contracts
 
 
+Terms = Annotated[int, Field(ge=0, strict=True)]
+
+
 class WholesaleContract(_Block):
-    """A per-unit wholesale price, invoiced per shipment."""
+    """A per-unit wholesale price, invoiced per shipment (left open: the seller sets it)."""
 
     type: Literal["wholesale"]
     wholesale_price: NonNeg | None = None
-    payment_terms: Annotated[int, Field(ge=0, strict=True)] = 0
+    payment_terms: Terms = 0
 
 
-Contract = Annotated[WholesaleContract, Field(discriminator="type")]
+class TwoPartTariffContract(_Block):
+    """A per-unit price plus a fixed fee per period (open terms: w = marginal cost, fee
+    from bargaining)."""
+
+    type: Literal["two_part_tariff"]
+    wholesale_price: NonNeg | None = None
+    fixed_fee: NonNeg | None = None
+    payment_terms: Terms = 0
+
+
+class RevenueSharingContract(_Block):
+    """The buyer pays ``wholesale_price`` per unit and keeps ``revenue_share`` of its
+    revenue (sales and salvage); the rest goes to the seller."""
+
+    type: Literal["revenue_sharing"]
+    revenue_share: Unit
+    wholesale_price: NonNeg
+    payment_terms: Terms = 0
+
+
+class BuybackContract(_Block):
+    """The seller refunds ``buyback_price`` per unsold unit, which goes back to it."""
+
+    type: Literal["buyback"]
+    wholesale_price: NonNeg
+    buyback_price: NonNeg
+    payment_terms: Terms = 0
+
+    @model_validator(mode="after")
+    def _refund_below_price(self) -> BuybackContract:
+        if self.buyback_price > self.wholesale_price:
+            raise ValueError(
+                f"buyback_price ({self.buyback_price}) must not exceed wholesale_price "
+                f"({self.wholesale_price})"
+            )
+        return self
+
+
+class QuantityDiscountContract(_Block):
+    """Unit price w(q) = (1 - retailer_share) P(q) + retailer_share x c, on the buyer's
+    mean volume per period q over the contract period, never below marginal cost c
+    (P is inverse demand)."""
+
+    type: Literal["quantity_discount"]
+    retailer_share: Unit
+    payment_terms: Terms = 0
+
+
+Contract = Annotated[
+    WholesaleContract
+    | TwoPartTariffContract
+    | RevenueSharingContract
+    | BuybackContract
+    | QuantityDiscountContract,
+    Field(discriminator="type"),
+]
+CONTRACT_TYPES = ("wholesale", "two_part_tariff", "revenue_sharing", "buyback", "quantity_discount")
+
+
+class NegotiationConfig(_Block):
+    """How an edge's two members agree the open terms of its contract."""
+
+    protocol: Literal[
+        "take_it_or_leave_it", "nash", "kalai_smorodinsky", "rubinstein", "alternating_offers"
+    ] = "take_it_or_leave_it"
+    power: Unit = 0.5
+    contract_period: Annotated[int, Field(ge=1, strict=True)] = 13
+    discount_seller: Annotated[float, Field(gt=0, lt=1)] = 0.9
+    discount_buyer: Annotated[float, Field(gt=0, lt=1)] = 0.9
+    deadline: Annotated[int, Field(ge=1, strict=True)] = 20
+    seller_concession: Literal["boulware", "linear", "conceder", "tit_for_tat"] = "linear"
+    buyer_concession: Literal["boulware", "linear", "conceder", "tit_for_tat"] = "linear"
+    disagreement_seller: float = 0.0
+    disagreement_buyer: float = 0.0
+
 
 # --------------------------------------------------------------------------- members
 
@@ -155,6 +262,8 @@ class MemberDefaults(_Block):
     cash: float = 0.0
     cost_of_capital: NonNeg = 0.0
     credit_limit: NonNeg | None = None
+    perishable: bool = False
+    salvage_value: NonNeg = 0.0
 
 
 class MemberConfig(_Block):
@@ -174,6 +283,8 @@ class MemberConfig(_Block):
     cash: float | None = None
     cost_of_capital: NonNeg | None = None
     credit_limit: NonNeg | None = None
+    perishable: bool | None = None
+    salvage_value: NonNeg | None = None
 
 
 class EdgeConfig(_Block):
@@ -189,6 +300,7 @@ class EdgeConfig(_Block):
     priority: Annotated[int, Field(ge=0, strict=True)] = 0
     order_share: Annotated[float, Field(gt=0)] = 1.0
     contract: Contract | None = None
+    negotiation: NegotiationConfig | None = None
 
 
 # --------------------------------------------------------------------------- markets
@@ -273,7 +385,7 @@ class MarketConfig(_Block):
 
     name: str
     retailers: list[str] = Field(min_length=1)
-    clearing: Literal["posted_price"] = "posted_price"
+    clearing: Literal["posted_price", "cournot"] = "posted_price"
     mode: Literal["expected", "sampled"] = "expected"
     consumers: Annotated[int, Field(ge=1, strict=True)] = 1000
     product: str | None = None
@@ -283,6 +395,12 @@ class MarketConfig(_Block):
     def _sampled_needs_population(self) -> MarketConfig:
         if self.mode == "sampled" and isinstance(self.demand, IsoelasticDemand):
             raise ValueError("mode 'sampled' needs demand kind 'linear' (a WTP population)")
+        if self.clearing == "cournot" and not isinstance(
+            self.demand, LinearDemand | IsoelasticDemand
+        ):
+            raise ValueError(
+                "clearing 'cournot' needs price-responsive demand (linear or isoelastic)"
+            )
         return self
 
 
@@ -296,6 +414,13 @@ class StrategyLevers(_Block):
 
     information: Literal["local", "shared"] = "local"
     replenishment: Literal["independent", "echelon"] = "independent"
+    pricing: Literal["stackelberg", "joint"] = "stackelberg"
+    contract: Literal[
+        "wholesale", "two_part_tariff", "revenue_sharing", "buyback", "quantity_discount"
+    ] = "wholesale"
+    bargaining: Literal[
+        "take_it_or_leave_it", "nash", "kalai_smorodinsky", "rubinstein", "alternating_offers"
+    ] = "take_it_or_leave_it"
 
 
 class ScenarioConfig(_Block):

@@ -171,14 +171,8 @@ class ChannelModel(mesa.Model):
         self.order_share = (share / np.where(total[topo.buyer] > 0, total[topo.buyer], 1.0))[
             :, None
         ]
-        cost_weights = np.zeros((topo.n_members, topo.n_edges))
-        cost_weights[topo.buyer, np.arange(topo.n_edges)] = self.order_share[:, 0]
-        self.cost_weights = cost_weights if topo.n_members * topo.n_edges <= 40_000 else None
-        self._cost_weights_sparse = None
-        if self.cost_weights is None:
-            from scipy import sparse
-
-            self._cost_weights_sparse = sparse.csr_matrix(cost_weights)
+        # unit cost = order-share-weighted mean of the supply edges' prices
+        self.cost_weights = Incidence(topo.buyer, topo.n_members, weights=self.order_share[:, 0])
         pricing = self._member_attr(cfg, "pricing")
         groups: dict[tuple[int, str], list[int]] = defaultdict(list)
         for k in range(topo.n_members):
@@ -195,9 +189,7 @@ class ChannelModel(mesa.Model):
         self.decide_prices()
 
     def _unit_cost(self) -> np.ndarray:
-        if self.cost_weights is not None:
-            return self.cost_weights @ self.edge_price
-        return self._cost_weights_sparse @ self.edge_price
+        return self.cost_weights @ self.edge_price
 
     def _setup_ordering(self, cfg: ScenarioConfig) -> None:
         topo = self.topology
@@ -217,11 +209,12 @@ class ChannelModel(mesa.Model):
             if echelon and isinstance(ordering[k], OrderUpToOrdering):
                 ordering[k] = ordering[k].model_copy(update={"echelon": True})
             if getattr(ordering[k], "echelon", False) and self.levers.information != "shared":
+                own = cfg.members[name].ordering is not None
                 raise ConfigError(
                     "echelon order-up-to needs shared information "
                     "(strategy: {information: shared} or cooperative)",
                     file=cfg.source_path,
-                    path=f"members.{name}.ordering.echelon",
+                    path=f"members.{name}.ordering.echelon" if own else "defaults.ordering.echelon",
                 )
             groups[ordering[k].policy].append(k)
         self.ordering_groups: list[tuple[np.ndarray, OrderingPolicy]] = [

@@ -314,6 +314,13 @@ class Topology:
         return out
 
 
+def _group_edges(member_of_edge: np.ndarray, n_members: int) -> tuple[np.ndarray, ...]:
+    """Per member, the indices of its edges (in edge order), in one pass."""
+    order = np.argsort(member_of_edge, kind="stable")
+    bounds = np.searchsorted(member_of_edge[order], np.arange(n_members + 1))
+    return tuple(order[bounds[k] : bounds[k + 1]] for k in range(n_members))
+
+
 def compile_topology(cfg: ScenarioConfig) -> Topology:
     """Compile the checked scenario into :class:`Topology` index arrays."""
     g = supply_graph(cfg)
@@ -327,8 +334,8 @@ def compile_topology(cfg: ScenarioConfig) -> Topology:
     for n in nx.topological_sort(g):
         for _, v in g.out_edges(n):
             depth[idx[v]] = max(depth[idx[v]], depth[idx[n]] + 1)
-    supply = tuple(np.flatnonzero(buyer == k) for k in range(m))
-    sales = tuple(np.flatnonzero(seller == k) for k in range(m))
+    supply = _group_edges(buyer, m)
+    sales = _group_edges(seller, m)
     return Topology(
         names=names,
         roles=tuple(cfg.members[n].role for n in names),
@@ -351,16 +358,19 @@ class Incidence:
     beyond a few thousand cells, so cost stays linear in edges.
     """
 
-    def __init__(self, member_of_edge: np.ndarray, n_members: int):
+    def __init__(
+        self, member_of_edge: np.ndarray, n_members: int, weights: np.ndarray | None = None
+    ):
         n_edges = len(member_of_edge)
         cols = np.arange(n_edges)
+        values = np.ones(n_edges) if weights is None else np.asarray(weights, dtype=float)
         if n_members * n_edges <= 40_000:
             dense = np.zeros((n_members, n_edges))
-            dense[member_of_edge, cols] = 1.0
+            dense[member_of_edge, cols] = values
             self.matrix: np.ndarray | sparse.csr_matrix = dense
         else:
             self.matrix = sparse.csr_matrix(
-                (np.ones(n_edges), (member_of_edge, cols)), shape=(n_members, n_edges)
+                (values, (member_of_edge, cols)), shape=(n_members, n_edges)
             )
 
     def __matmul__(self, edge_values: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Closed-form benchmarks of the theory cards (docs: shared theory_cards.md).
+"""Closed-form benchmarks of the theory cards (the results the simulation must reproduce).
 
 Pure functions of the model parameters, independent of the simulation, so that
 simulated outcomes can be checked against published results. Notation follows
@@ -22,6 +22,7 @@ from scipy import optimize
 from scipy.stats import norm
 
 __all__ = [
+    "BARGAINING_PROTOCOLS",
     "bargaining_two_part_tariff",
     "bargaining_wholesale",
     "bertrand_retailers",
@@ -155,7 +156,9 @@ def normal_expected_sales(quantity: float, mean: float, sd: float) -> float:
     """Expected sales S(Q) = Q - E[(Q - D)^+] = mean - sd L((Q - mean)/sd), D ~ N(mean, sd).
 
     Demand is the untruncated normal (it may be negative), the convention that
-    reproduces card 2. Example: ``normal_expected_sales(100, 100, 30) ≈ 88.0317``.
+    reproduces card 2; it is sound when sd is small against the mean (with a large
+    coefficient of variation expected profits, and so efficiencies, lose meaning).
+    Example: ``normal_expected_sales(100, 100, 30) ≈ 88.0317``.
     """
     if not sd > 0:
         raise ValueError(f"demand sd must be > 0, got {sd}")

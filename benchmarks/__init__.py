@@ -1,0 +1,1 @@
+"""Performance benchmarks of channel-agents: run ``python -m benchmarks`` (``make bench``)."""
