@@ -397,3 +397,78 @@ class UpstreamMember(Response):
     @property
     def price_ceiling(self):
         return self._ceiling
+
+
+# --------------------------------------------------------------------------- building
+
+
+def retailer_market(cfg, name: str):
+    """The first market a retailer serves, and how many retailers share it."""
+    for m in cfg.markets:
+        if name in m.retailers:
+            return m, len(m.retailers)
+    return None, 0
+
+
+def demand_curve(market) -> DemandCurve | None:
+    """A market's expected demand curve, if its demand responds to price."""
+    from channel_agents.config import IsoelasticDemand, LinearDemand
+
+    d = market.demand
+    if isinstance(d, LinearDemand):
+        return DemandCurve("linear", a=d.a, b=d.b)
+    if isinstance(d, IsoelasticDemand):
+        return DemandCurve("isoelastic", scale=d.scale, elasticity=d.elasticity)
+    return None
+
+
+def build_responses(cfg, topo, book, retail_prices: dict[str, float]) -> list[Response | None]:
+    """Each member's best response to its unit cost, bottom-up; None where it has no
+    pricing power to anticipate (price-insensitive demand below it)."""
+    from channel_agents.config import NormalDemand
+
+    responses: list[Response | None] = [None] * topo.n_members
+    names = topo.names
+    for k in reversed(topo.order):
+        if topo.is_source[k]:
+            continue
+        member = cfg.members[names[k]]
+        supply = topo.supply_edges[k]
+        e = supply[0] if len(supply) else None
+        share = float(book.revenue_share[e]) if e is not None else 1.0
+        if np.isnan(share):
+            share = 1.0
+        refund = float(book.buyback_price[e]) if e is not None else 0.0
+        if topo.roles[k] == "retailer":
+            market, n = retailer_market(cfg, names[k])
+            curve = demand_curve(market) if market is not None else None
+            perishable = member.perishable if member.perishable is not None else cfg.defaults.perishable
+            if perishable and isinstance(market.demand, NormalDemand) and names[k] in retail_prices:
+                salvage = member.salvage_value
+                if salvage is None:
+                    salvage = cfg.defaults.salvage_value
+                responses[k] = NewsvendorRetailer(
+                    SeasonDemand(market.demand.mean / n, market.demand.sd / n),
+                    retail_prices[names[k]],
+                    salvage,
+                    share=share,
+                    refund=refund,
+                )
+            elif curve is None:
+                responses[k] = None
+            elif market.clearing == "cournot":
+                responses[k] = CournotRetailer(curve, n, share=share)
+            else:
+                inner = MonopolyRetailer(curve, share=share, competitors=n)
+                if e is not None and book.kind[e] == "quantity_discount":
+                    responses[k] = QuantityDiscountBuyer(inner, float(book.retailer_share[e]))
+                else:
+                    responses[k] = inner
+            continue
+        buyers = [responses[int(topo.buyer[s])] for s in topo.sales_edges[k]]
+        if not buyers or any(b is None for b in buyers):
+            continue
+        prices = book.wholesale_price[topo.sales_edges[k]]
+        fixed = float(prices[0]) if np.isfinite(prices).all() and np.ptp(prices) == 0 else None
+        responses[k] = UpstreamMember(buyers, fixed_price=fixed)
+    return responses

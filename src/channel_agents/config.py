@@ -101,8 +101,19 @@ class FixedOrdering(_Block):
     quantity: NonNeg
 
 
+class NewsvendorOrdering(_Block):
+    """Perishable retailer: order the critical fractile of its contract each season."""
+
+    policy: Literal["newsvendor"]
+
+
 Ordering = Annotated[
-    StermanOrdering | OrderUpToOrdering | SSOrdering | PassThroughOrdering | FixedOrdering,
+    StermanOrdering
+    | OrderUpToOrdering
+    | SSOrdering
+    | PassThroughOrdering
+    | FixedOrdering
+    | NewsvendorOrdering,
     Field(discriminator="policy"),
 ]
 
@@ -738,8 +749,49 @@ def _unwrap(annotation: Any, node: Any) -> Any:
     return annotation
 
 
+def expand_retailers(data: dict[str, Any], *, file: str | None = None) -> dict[str, Any]:
+    """``n_retailers: n`` clones the member named ``retailer`` into ``retailer_1`` ...
+    ``retailer_n``, with its edges and its place in markets (identical competitors)."""
+    n = data.get("n_retailers")
+    if n is None:
+        return data
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ConfigError(f"must be a whole number >= 1 (got {n!r})", file=file, path="n_retailers")
+    members = data.get("members")
+    if not isinstance(members, dict) or "retailer" not in members:
+        raise ConfigError(
+            "n_retailers clones the member named 'retailer', and there is none",
+            file=file,
+            path="n_retailers",
+        )
+    out = {k: v for k, v in data.items() if k != "n_retailers"}
+    names = [f"retailer_{i + 1}" for i in range(n)]
+    template = members["retailer"]
+    out["members"] = {}
+    for k, v in members.items():
+        if k == "retailer":
+            out["members"].update({name: copy.deepcopy(template) for name in names})
+        else:
+            out["members"][k] = v
+    edges = []
+    for e in data.get("edges", []) or []:
+        if isinstance(e, dict) and e.get("to") == "retailer":
+            edges.extend({**copy.deepcopy(e), "to": name} for name in names)
+        else:
+            edges.append(e)
+    out["edges"] = edges
+    markets = []
+    for m in data.get("markets", []) or []:
+        if isinstance(m, dict) and "retailer" in (m.get("retailers") or []):
+            m = {**m, "retailers": [r for r in m["retailers"] if r != "retailer"] + names}
+        markets.append(m)
+    out["markets"] = markets
+    return out
+
+
 def validate_config(data: dict[str, Any], *, file: str | None = None) -> ScenarioConfig:
     """Validate a merged mapping into a :class:`ScenarioConfig` (and check its graph)."""
+    data = expand_retailers(data, file=file)
     try:
         cfg = ScenarioConfig.model_validate({**data, "source_path": file})
     except ValidationError as exc:

@@ -151,10 +151,17 @@ class Markets:
         }
         self.surplus_per_unit = np.zeros(self.n)
         self.market_price = np.zeros(self.n)
+        self.cournot = np.array([m.clearing == "cournot" for m in cfg.markets], dtype=bool)
+        self.any_cournot = bool(self.cournot.any())
 
     # ------------------------------------------------------------------ demand
-    def demand(self, t: int, retail_price: np.ndarray) -> np.ndarray:
-        """Consumer demand arising in period ``t`` at each (market, retailer) pair."""
+    def demand(self, t: int, retail_price: np.ndarray, commitment: np.ndarray | None = None) -> np.ndarray:
+        """Consumer demand arising in period ``t`` at each (market, retailer) pair.
+
+        Under ``clearing: cournot`` the retailers' committed quantities
+        (``commitment``, [M, P]) set the price by inverse demand, and each
+        retailer's demand is its commitment.
+        """
         q = np.zeros(self.n)
         share = np.ones(self.n_pairs)
         kinds = self._kinds
@@ -198,7 +205,28 @@ class Markets:
             self._price_responsive_demand(q, best)
         exo = ~self.price_responsive[self.pair_market]
         share = np.where(exo, 1.0 / self.n_retailers[self.pair_market], share)
-        return q[self.pair_market] * share
+        pair = q[self.pair_market] * share
+        if self.any_cournot and commitment is not None:
+            pair = self._cournot(pair, commitment)
+        return pair
+
+    def _cournot(self, pair: np.ndarray, commitment: np.ndarray) -> np.ndarray:
+        """Cournot clearing: total committed quantity, price by inverse demand."""
+        from channel_agents.anticipation import demand_curve
+
+        on = self.cournot[self.pair_market]
+        committed = commitment[self.pair_retailer, self.pair_product]
+        total = self.retailers_of @ np.where(on, committed, 0.0)
+        for k in np.flatnonzero(self.cournot):
+            curve = demand_curve(self.cfg.markets[k])
+            q = max(float(total[k]), 1e-12)
+            price = float(curve.inverse(q))
+            self.market_price[k] = max(price, 0.0)
+            if curve.kind == "linear":
+                self.surplus_per_unit[k] = q / (2.0 * curve.b)
+            else:
+                self.surplus_per_unit[k] = price / (curve.elasticity - 1.0)
+        return np.where(on, committed, pair)
 
     def _price_responsive_demand(self, q: np.ndarray, price: np.ndarray) -> None:
         kinds = self._kinds

@@ -84,8 +84,9 @@ class Invariants:
         self.sold_total = float(m.consumer_units_total)
         inflow = float(lg.shipped_total[self.from_source].sum())
         outflow = float(lg.returned_total[self.from_source].sum()) + self.sold_total
+        outflow += m.salvaged_units_total
         self._close(
-            "channel goods (stock + in transit = initial + bought - returned - sold)",
+            "channel goods (stock + in transit = initial + bought - returned - sold - salvaged)",
             float(lg.stock.sum() + lg.goods_in_transit.sum()),
             self.initial_goods + inflow - outflow,
         )

@@ -92,6 +92,11 @@ class Ledger:
         self.cash += spend
         self.consumer_spend_total += float(spend.sum())
 
+    def receive_outside(self, amount: np.ndarray) -> None:
+        """Members receive money from outside the channel (salvage sales) ([M])."""
+        self.cash += amount
+        self.outside_received += amount
+
     def pay_outside(self, cost: np.ndarray) -> None:
         """Members pay costs that leave the channel ([M])."""
         self.cash -= cost

@@ -21,13 +21,19 @@ from typing import Any
 import mesa
 import numpy as np
 
+from channel_agents.anticipation import build_responses
 from channel_agents.config import (
     ConfigError,
     CostPlusPricing,
+    FixedPricing,
+    JointPricing,
+    NegotiationConfig,
     OrderUpToOrdering,
     ScenarioConfig,
+    StackelbergPricing,
     load_config,
 )
+from channel_agents.contracts import contract_book
 from channel_agents.consumers import Markets
 from channel_agents.ledger import Ledger
 from channel_agents.logistics import Logistics
@@ -37,6 +43,7 @@ from channel_agents.network import Incidence, compile_topology
 from channel_agents.observations import OrderObservation, PriceObservation, SharedOrderObservation
 from channel_agents.policies.ordering import ORDERING_POLICIES, OrderingPolicy
 from channel_agents.policies.pricing import PRICING_POLICIES, PricingPolicy
+from channel_agents.policies.pricing import Joint as JointPricingPolicy
 from channel_agents.strategies import resolve_levers
 
 
@@ -149,44 +156,219 @@ class ChannelModel(mesa.Model):
         self.cell_pairs = pair_count.reshape(topo.n_members, n_products).astype(float)
 
     def _setup_prices(self, cfg: ScenarioConfig) -> None:
-        """Edge prices [E, P] and retail prices [M, P]; pricing groups by depth."""
+        """Contracts, edge prices [E, P], retail prices [M, P], pricing groups by depth."""
         topo = self.topology
         n_products = len(self.products)
+        self.contracts = book = contract_book(cfg, self.levers.contract)
         self.edge_price = np.zeros((topo.n_edges, n_products))
         self.retail_price = np.zeros((topo.n_members, n_products))
-        fixed = np.full(topo.n_edges, np.nan)
-        for i, e in enumerate(cfg.edges):
-            seller = cfg.members[e.seller]
-            if seller.role == "source":
-                fixed[i] = seller.unit_cost
-            elif e.contract is not None and e.contract.wholesale_price is not None:
-                fixed[i] = e.contract.wholesale_price
-        self.fixed_edge_price = fixed
-        self.edge_price[:] = np.nan_to_num(fixed)[:, None]
-        self.edge_price_is_fixed = ~np.isnan(fixed)
+        self.commitment = np.zeros((topo.n_members, n_products))  # Cournot quantities
+        self.edge_price_is_fixed = np.isfinite(book.wholesale_price)
+        self.edge_price[:] = np.nan_to_num(book.wholesale_price)[:, None]
         # unit cost of a member: its supply edges' prices weighted by order share
         share = np.array([e.order_share for e in cfg.edges])
         total = np.zeros(topo.n_members)
         np.add.at(total, topo.buyer, share)
-        self.order_share = (share / np.where(total[topo.buyer] > 0, total[topo.buyer], 1.0))[
-            :, None
-        ]
-        # unit cost = order-share-weighted mean of the supply edges' prices
+        positive = np.where(total[topo.buyer] > 0, total[topo.buyer], 1.0)
+        self.order_share = (share / positive)[:, None]
         self.cost_weights = Incidence(topo.buyer, topo.n_members, weights=self.order_share[:, 0])
+        # the channel's marginal cost at each member: source cost + transport on the way
+        self.channel_cost = np.zeros(topo.n_members)
+        for k in topo.order:
+            if topo.is_source[k]:
+                self.channel_cost[k] = cfg.members[topo.names[k]].unit_cost
+            elif len(topo.supply_edges[k]):
+                e = topo.supply_edges[k][0]
+                self.channel_cost[k] = self.channel_cost[topo.seller[e]] + self.transport_cost[e]
         pricing = self._member_attr(cfg, "pricing")
+        fixed_retail = {
+            topo.names[k]: p.price
+            for k, p in enumerate(pricing)
+            if isinstance(p, FixedPricing) and topo.roles[k] == "retailer"
+        }
+        self.responses = build_responses(cfg, topo, book, fixed_retail)
+        lever = {"stackelberg": StackelbergPricing, "joint": JointPricing}[self.levers.pricing]
         groups: dict[tuple[int, str], list[int]] = defaultdict(list)
         for k in range(topo.n_members):
             if topo.is_source[k]:
                 continue
             if pricing[k] is None:
-                pricing[k] = CostPlusPricing(policy="cost_plus")
+                # the pricing lever acts where a member has demand below it to price against
+                has_power = self.responses[k] is not None
+                pricing[k] = (
+                    lever(policy=self.levers.pricing)
+                    if has_power
+                    else CostPlusPricing(policy="cost_plus")
+                )
             groups[(int(topo.depth[k]), pricing[k].policy)].append(k)
+        self.pricing = pricing
         self.pricing_groups: list[tuple[np.ndarray, PricingPolicy]] = []
         for (_, name), ks in sorted(groups.items()):
             policy = PRICING_POLICIES[name]([pricing[k] for k in ks], n_products)
             self.pricing_groups.append((np.array(ks, dtype=np.int64), policy))
         self.dynamic_prices = any(p.dynamic for _, p in self.pricing_groups)
+        self.cournot = np.zeros(topo.n_members, dtype=bool)
+        for m in cfg.markets:
+            if m.clearing == "cournot":
+                for r in m.retailers:
+                    self.cournot[topo.names.index(r)] = True
+        self._setup_settlement(cfg)
+        self.agreements: dict[int, Any] = {}
+        self.negotiate(0)
         self.decide_prices()
+
+    def _setup_settlement(self, cfg: ScenarioConfig) -> None:
+        """Arrays for the contract terms settled each period: fees, shares, buybacks."""
+        topo, book = self.topology, self.contracts
+        self.has_fees = bool((book.is_("two_part_tariff")).any())
+        self.sharing = book.revenue_share < 1.0
+        self.has_sharing = bool(self.sharing.any())
+        self.perishable = np.array(
+            [
+                (m.perishable if m.perishable is not None else cfg.defaults.perishable)
+                and not topo.is_source[k]
+                for k, m in enumerate(cfg.members.values())
+            ]
+        )
+        salvage = self._member_attr(cfg, "salvage_value")
+        self.salvage_value = np.array(salvage, dtype=float)
+        self.any_perishable = bool(self.perishable.any())
+        # a perishable buyer returns its leftovers where the refund beats its own salvage
+        refund = book.buyback_price
+        keeps = book.revenue_share
+        buyer_salvage = self.salvage_value[topo.buyer]
+        self.returns_leftovers = (refund > keeps * buyer_salvage) & self.perishable[topo.buyer]
+        self.qd_edges = np.flatnonzero(book.is_("quantity_discount"))
+        self.qd_volume = np.zeros(topo.n_edges)
+        self.qd_periods = 0
+        self.salvaged_units_total = 0.0
+        self.salvage_income = np.zeros(topo.n_members)
+        self.season_credit = np.zeros(topo.n_edges)
+        self.market_revenue = np.zeros(topo.n_members)
+
+    # ------------------------------------------------------------------ negotiation
+    def negotiate(self, t: int) -> None:
+        """Phase 6: where an edge's contract period starts, its members agree open terms.
+
+        Open terms are those the scenario leaves unset: a two-part tariff's unit
+        price (the seller's marginal cost, which coordinates) and fee (a split of
+        the buyer's profit by the edge's protocol); a revenue share or quantity
+        discount share (1 - power); a wholesale price bargained over by any
+        protocol but take-it-or-leave-it (where the seller's pricing rule posts it).
+        """
+        cfg, topo, book = self.config, self.topology, self.contracts
+        if t == 0:
+            self._open = [
+                (i, e.negotiation or NegotiationConfig(protocol=self.levers.bargaining))
+                for i, e in enumerate(cfg.edges)
+                if not topo.is_source[topo.seller[i]] and self._has_open_terms(i)
+            ]
+            # bottom-up, so a buyer's fees from below are known when its own are set
+            self._open.sort(key=lambda item: -int(topo.depth[topo.buyer[item[0]]]))
+        if not self._open:
+            return
+        from channel_agents.negotiation import Party, make_protocol, split_pie
+
+        for i, neg in self._open:
+            if t % neg.contract_period != 0:
+                continue
+            s, b = int(topo.seller[i]), int(topo.buyer[i])
+            cost = float((self.cost_weights @ self.edge_price)[s, 0])
+            kind = book.kind[i]
+            cfg_c = cfg.edges[i].contract
+            if kind == "wholesale" and neg.protocol != "take_it_or_leave_it":
+                response = self.responses[b]
+                if response is None:
+                    raise ConfigError(
+                        "bargaining over a wholesale price needs price-responsive demand below",
+                        file=cfg.source_path,
+                        path=f"edges[{i}].negotiation",
+                    )
+                top = self.responses[s]
+                hi = float(top.price(np.array([cost]))[0]) if top is not None else float(response.price_ceiling)
+                seller = Party(
+                    lambda w, c=cost, r=response: (w - c) * r.quantity(w),
+                    neg.disagreement_seller, neg.discount_seller, neg.seller_concession,
+                )  # fmt: skip
+                buyer = Party(
+                    lambda w, r=response: r.profit(w),
+                    neg.disagreement_buyer, neg.discount_buyer, neg.buyer_concession,
+                )  # fmt: skip
+                protocol = make_protocol(neg.protocol, power=neg.power, deadline=neg.deadline)
+                agreement = protocol.negotiate(seller, buyer, cost, hi)
+                self.agreements[i] = agreement
+                price = agreement.terms if agreement.agreed else hi
+                self.edge_price[i] = price
+                self.edge_price_is_fixed[i] = True
+            elif kind == "two_part_tariff":
+                if cfg_c is None or cfg_c.wholesale_price is None:
+                    self.edge_price[i] = cost  # marginal cost: the tariff coordinates
+                    self.edge_price_is_fixed[i] = True
+                if cfg_c is None or cfg_c.fixed_fee is None:
+                    pie = self._expected_profit(b, float(self.edge_price[i, 0]))
+                    fee = split_pie(
+                        neg.protocol, max(pie, 0.0), power=neg.power,
+                        discount_seller=neg.discount_seller, discount_buyer=neg.discount_buyer,
+                        disagreement_seller=neg.disagreement_seller,
+                        disagreement_buyer=neg.disagreement_buyer,
+                    )  # fmt: skip
+                    book.fixed_fee[i] = max(fee, 0.0)
+            elif kind == "revenue_sharing" and cfg_c is None:
+                book.revenue_share[i] = 1.0 - neg.power
+                self.edge_price[i] = book.revenue_share[i] * cost
+                self.edge_price_is_fixed[i] = True
+            elif kind == "quantity_discount" and cfg_c is None:
+                book.retailer_share[i] = 1.0 - neg.power
+        if t == 0:
+            self._refresh_after_terms()
+
+    def _has_open_terms(self, i: int) -> bool:
+        book = self.contracts
+        kind = book.kind[i]
+        c = self.config.edges[i].contract
+        if kind == "wholesale":
+            protocol = (self.config.edges[i].negotiation or NegotiationConfig(protocol=self.levers.bargaining)).protocol
+            return np.isnan(book.wholesale_price[i]) and protocol != "take_it_or_leave_it"
+        if kind == "two_part_tariff":
+            return c is None or c.wholesale_price is None or c.fixed_fee is None
+        return c is None and kind in ("revenue_sharing", "quantity_discount")
+
+    def _refresh_after_terms(self) -> None:
+        """Agreed shares change what buyers anticipate: rebuild their responses."""
+        fixed_retail = {
+            self.topology.names[k]: p.price
+            for k, p in enumerate(self.pricing)
+            if isinstance(p, FixedPricing) and self.topology.roles[k] == "retailer"
+        }
+        self.contracts.wholesale_price[:] = np.where(
+            self.edge_price_is_fixed, self.edge_price[:, 0], np.nan
+        )
+        self.responses = build_responses(self.config, self.topology, self.contracts, fixed_retail)
+        self._setup_settlement_shares()
+
+    def _setup_settlement_shares(self) -> None:
+        book = self.contracts
+        self.sharing = book.revenue_share < 1.0
+        self.has_sharing = bool(self.sharing.any())
+        self.has_fees = bool(np.nan_to_num(book.fixed_fee).any())
+
+    def _expected_profit(self, k: int, unit_cost: float) -> float:
+        """A member's expected profit per period at ``unit_cost`` (before fees it pays),
+        under its pricing rule, plus the fees it receives from its own buyers."""
+        response = self.responses[k]
+        w = np.array([unit_cost])
+        if response is None:
+            margin = 0.0
+        elif self.pricing[k].policy == "joint":
+            if self.topology.roles[k] == "retailer":
+                price, qty = JointPricingPolicy()._joint(response, np.array([self.channel_cost[k]]))
+                margin = float(((price - w) * qty)[0])
+            else:
+                margin = 0.0  # sells at marginal cost
+        else:
+            margin = float(response.profit(w)[0])
+        fees = float(np.nan_to_num(self.contracts.fixed_fee[self.topology.sales_edges[k]]).sum())
+        return margin + fees
 
     def _unit_cost(self) -> np.ndarray:
         return self.cost_weights @ self.edge_price
@@ -224,6 +406,7 @@ class ChannelModel(mesa.Model):
             )
             for name, ks in groups.items()
         ]
+        self.needs_unit_cost = any(p.needs_knowledge for _, p in self.ordering_groups)
         self.lead_time = topo.replenishment_lead_time()
         self.shared = self.levers.information == "shared"
         if self.shared:
@@ -250,6 +433,7 @@ class ChannelModel(mesa.Model):
         t = self.period = self.period + 1
         received, orders = self.logistics.arrivals(t)
         market = self.clear_markets(t)
+        self.market_revenue = market["revenue"]
         shipped, returned = self.fulfil_orders(t, orders)
         costs = self.charge_costs(shipped)
         self.settle_payments(t)
@@ -264,10 +448,16 @@ class ChannelModel(mesa.Model):
             self.datacollector.collect(self)
 
     def clear_markets(self, t: int) -> dict[str, np.ndarray]:
-        """Phase 2: consumers buy from the retailers' stock (backlog first)."""
+        """Phase 2: consumers buy from the retailers' stock (backlog first); perishable
+        leftovers are salvaged or returned at the end of the season."""
         lg, mk = self.logistics, self.markets
         shape = lg.stock.shape
-        pair_demand = mk.demand(t, self.retail_price)
+        pair_demand = mk.demand(t, self.retail_price, self.commitment)
+        if mk.any_cournot:  # the price follows from the committed quantities
+            cells = mk.pair_retailer[mk.cournot[mk.pair_market]]
+            self.retail_price[cells, mk.pair_product[mk.cournot[mk.pair_market]]] = mk.market_price[
+                mk.pair_market[mk.cournot[mk.pair_market]]
+            ]
         demand = (self.pair_cell @ pair_demand).reshape(shape)
         stock, backlog = lg.stock, lg.consumer_backlog
         from_backlog = np.minimum(stock, backlog)
@@ -290,6 +480,8 @@ class ChannelModel(mesa.Model):
         pair_price = self.retail_price.reshape(-1)[cell]
         revenue = (sold * self.retail_price).sum(axis=1)
         self.ledger.receive_consumer_spend(revenue)
+        if self.any_perishable:
+            self._end_season()
         return {
             "demand": demand,
             "sold": sold,
@@ -301,13 +493,43 @@ class ChannelModel(mesa.Model):
             "market_surplus": mk.surplus(pair_sold),
         }
 
+    def _end_season(self) -> None:
+        """Perishable members' leftovers leave the channel: returned to the supplier under
+        a buyback (refund credited, the supplier salvages them) or salvaged by the member."""
+        lg, topo = self.logistics, self.topology
+        leftover = np.where(self.perishable[:, None], lg.stock, 0.0)
+        lg.stock -= leftover
+        units = leftover.sum(axis=1)
+        self.salvaged_units_total += float(units.sum())
+        returned = units[topo.buyer] * self.returns_leftovers * self.order_share[:, 0]
+        kept = units - lg.by_buyer @ returned
+        income = kept * self.salvage_value
+        income += lg.by_seller @ (returned * self.salvage_value[topo.seller])
+        self.salvage_income = income
+        self.season_credit = -returned * self.contracts.buyback_price
+        self.ledger.receive_outside(income)
+
     def fulfil_orders(self, t: int, orders: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Phase 3: sellers ship, returns come back, invoices are issued."""
+        """Phase 3: sellers ship, returns come back, invoices are issued per contract."""
         lg = self.logistics
         shipped, returned = lg.fulfil(orders)
         lg.dispatch(t, shipped)
-        self.invoice_amount = ((shipped - returned) * self.edge_price).sum(axis=1)
-        self.ledger.invoice(t, self.invoice_amount)
+        if len(self.qd_edges):
+            self.qd_volume += shipped.sum(axis=1)
+            self.qd_periods += 1
+        amount = ((shipped - returned) * self.edge_price).sum(axis=1)
+        if self.has_fees:
+            amount = amount + np.nan_to_num(self.contracts.fixed_fee)
+        if self.any_perishable:
+            amount = amount + self.season_credit
+        if self.has_sharing:
+            # the buyer passes on (1 - share) of its revenue: consumer sales, salvage, resales
+            own = self.market_revenue + self.salvage_income + lg.by_seller @ amount
+            amount = amount + np.where(
+                self.sharing, (1 - self.contracts.revenue_share) * own[self.topology.buyer], 0.0
+            )
+        self.invoice_amount = amount
+        self.ledger.invoice(t, amount)
         return shipped, returned
 
     def charge_costs(self, shipped: np.ndarray) -> dict[str, np.ndarray]:
@@ -327,9 +549,6 @@ class ChannelModel(mesa.Model):
         self.ledger.settle_due(t)
         self.interest = self.ledger.charge_interest()
 
-    def negotiate(self, t: int) -> None:
-        """Phase 6: edges whose contract period starts agree new terms (none yet)."""
-
     def decide(self, t: int, incoming: np.ndarray) -> np.ndarray:
         """Phase 7: prices top-down (when any rule is dynamic), then orders."""
         if self.dynamic_prices:
@@ -342,9 +561,18 @@ class ChannelModel(mesa.Model):
         for ks, policy in self.pricing_groups:
             unit_cost = self._unit_cost()
             obs = PriceObservation(
-                period=self.period, unit_cost=unit_cost[ks], price=self.retail_price[ks]
+                period=self.period,
+                unit_cost=unit_cost[ks],
+                price=self.retail_price[ks],
+                is_retailer=self.is_retailer[ks],
+                responses=tuple(self.responses[k] for k in ks),
+                channel_cost=np.broadcast_to(self.channel_cost[ks, None], unit_cost[ks].shape),
             )
             price = policy.decide(obs)
+            if self.cournot[ks].any():
+                committed = policy.commit(obs)
+                if committed is not None:
+                    self.commitment[ks] = committed
             for j, k in enumerate(ks):
                 if topo.roles[k] == "retailer":
                     self.retail_price[k] = price[j]
@@ -352,6 +580,27 @@ class ChannelModel(mesa.Model):
                     sales = topo.sales_edges[k]
                     free = sales[~self.edge_price_is_fixed[sales]]
                     self.edge_price[free] = price[j]
+            if len(self.qd_edges):
+                self._price_quantity_discounts()
+
+    def _price_quantity_discounts(self) -> None:
+        """w(q) = max((1 - L) P(q) + L c, c) on the buyer's mean volume this contract period
+        (its anticipated volume before any shipment)."""
+        topo, book = self.topology, self.contracts
+        unit_cost = self._unit_cost()
+        for e in self.qd_edges:
+            s, b = topo.seller[e], topo.buyer[e]
+            c = unit_cost[s, 0]
+            response = self.responses[b]
+            if response is None:
+                continue
+            L = book.retailer_share[e]
+            if self.qd_periods:
+                q = self.qd_volume[e] / self.qd_periods
+            else:
+                q = float(response.quantity(np.array([c]))[0])
+            curve = response.inner.demand
+            self.edge_price[e] = max((1 - L) * float(curve.inverse(q)) + L * c, c)
 
     def decide_orders(self, t: int, incoming: np.ndarray) -> np.ndarray:
         lg = self.logistics
@@ -364,18 +613,23 @@ class ChannelModel(mesa.Model):
             own = lg.by_buyer @ (lg.orders_pending + lg.backlog)
             echelon = self.subtree @ goods + own
         order = np.zeros_like(stock)
+        unit_cost = self._unit_cost() if self.needs_unit_cost else None
         for ks, policy in self.ordering_groups:
+            common = {
+                "period": t, "incoming": incoming[ks], "stock": stock[ks],
+                "backlog": backlog[ks], "supply_line": supply_line[ks],
+                "lead_time": self.lead_time[ks], "allow_returns": self.allow_returns[ks],
+            }  # fmt: skip
+            if policy.needs_knowledge:
+                common["unit_cost"] = unit_cost[ks]
+                common["responses"] = tuple(self.responses[k] for k in ks)
             if self.shared:
                 obs: OrderObservation = SharedOrderObservation(
-                    t, incoming[ks], stock[ks], backlog[ks], supply_line[ks],
-                    self.lead_time[ks], self.allow_returns[ks],
-                    end[ks], echelon[ks], self.echelon_lead[ks],
+                    **common, end_demand=end[ks], echelon_position=echelon[ks],
+                    echelon_lead_time=self.echelon_lead[ks],
                 )  # fmt: skip
             else:
-                obs = OrderObservation(
-                    t, incoming[ks], stock[ks], backlog[ks], supply_line[ks],
-                    self.lead_time[ks], self.allow_returns[ks],
-                )  # fmt: skip
+                obs = OrderObservation(**common)
             order[ks] = policy.decide(obs)
         q = order[self.topology.buyer] * self.order_share
         if self.ledger.has_credit_limits:
@@ -398,7 +652,7 @@ class ChannelModel(mesa.Model):
         by_seller, by_buyer = lg.by_seller, lg.by_buyer
         sold_edges = shipped.sum(axis=1)
         sales_value_edges = (shipped * self.edge_price).sum(axis=1)
-        revenue = by_seller @ self.invoice_amount + market["revenue"]
+        revenue = by_seller @ self.invoice_amount + market["revenue"] + self.salvage_income
         purchases = by_buyer @ self.invoice_amount
         other = costs["transport"] + self.interest
         row[0] = by_buyer @ placed.sum(axis=1)

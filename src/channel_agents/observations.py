@@ -28,6 +28,8 @@ class OrderObservation:
     supply_line: np.ndarray  # ordered and not yet received
     lead_time: np.ndarray  # [members] order_delay + lead_time of its supply edge
     allow_returns: np.ndarray  # [members] may it place negative orders?
+    unit_cost: np.ndarray | None = None  # its purchase price under its supply contract
+    responses: tuple = ()  # demand knowledge (complete information), per member or None
 
     @property
     def inventory_position(self) -> np.ndarray:
@@ -35,7 +37,7 @@ class OrderObservation:
         return self.stock - self.backlog + self.supply_line
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SharedOrderObservation(OrderObservation):
     """Adds shared point-of-sale data and echelon positions (information: shared)."""
 
@@ -51,6 +53,11 @@ class PriceObservation:
     period: int
     unit_cost: np.ndarray  # what one more unit costs it (its purchase price)
     price: np.ndarray  # its current selling price
+    is_retailer: np.ndarray  # [members] does it sell to consumers?
+    # demand knowledge (complete information): each member's anticipated best
+    # response of everyone below it, or None where it knows none
+    responses: tuple = ()
+    channel_cost: np.ndarray | None = None  # shared: the channel's marginal cost to it
 
 
 def field_names(obs_type: type) -> tuple[str, ...]:

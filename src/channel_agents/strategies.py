@@ -8,6 +8,13 @@ the scenario leaves open (DESIGN.md, "Configuration").
 |---|---|---|
 | information | local | shared (point-of-sale data and positions) |
 | replenishment | independent | echelon order-up-to on end demand |
+| pricing | stackelberg (each for itself, leaders anticipating followers) | joint (channel optimum) |
+| contract | wholesale (price posted by the seller) | two_part_tariff (w = marginal cost + a fee) |
+| bargaining | take_it_or_leave_it | nash (equal power unless the edge says otherwise) |
+
+The pricing lever acts on members with price-responsive demand below them
+and no pricing rule of their own; the contract lever on edges with no
+contract; the bargaining lever on edges with no negotiation block.
 """
 
 from __future__ import annotations
@@ -16,7 +23,13 @@ from channel_agents.config import ScenarioConfig, StrategyLevers
 
 PRESETS: dict[str, StrategyLevers] = {
     "siloed": StrategyLevers(),
-    "cooperative": StrategyLevers(information="shared", replenishment="echelon"),
+    "cooperative": StrategyLevers(
+        information="shared",
+        replenishment="echelon",
+        pricing="joint",
+        contract="two_part_tariff",
+        bargaining="nash",
+    ),
 }
 
 

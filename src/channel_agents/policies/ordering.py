@@ -28,7 +28,7 @@ class OrderingPolicy:
     """Decides orders for a group of members: one row of ``obs`` per member."""
 
     name: ClassVar[str] = ""
-    needs_shared_information: ClassVar[bool] = False
+    needs_knowledge: ClassVar[bool] = False  # wants its unit cost and demand knowledge
 
     def __init__(self, params: Sequence[Any], n_products: int):
         self.params = list(params)
@@ -199,6 +199,26 @@ class Fixed(OrderingPolicy):
 
     def decide(self, obs: OrderObservation) -> np.ndarray:
         return self.quantity.copy()
+
+
+@register
+class Newsvendor(OrderingPolicy):
+    """Each period is one selling season: order the critical fractile of its contract.
+
+    With retail price p, salvage v, unit cost w, revenue share phi and buyback b,
+    Q = F^-1((phi p - w) / (phi p - max(phi v, b))) for the season's demand F,
+    which the member knows (complete information, from its observation).
+    """
+
+    name = "newsvendor"
+    needs_knowledge = True
+
+    def decide(self, obs: OrderObservation) -> np.ndarray:
+        out = np.zeros_like(obs.stock)
+        for j, response in enumerate(obs.responses):
+            if response is not None:
+                out[j] = response.quantity(obs.unit_cost[j])
+        return out
 
 
 class Callback(OrderingPolicy):

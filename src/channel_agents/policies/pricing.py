@@ -44,6 +44,10 @@ class PricingPolicy:
     def decide(self, obs: PriceObservation) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def commit(self, obs: PriceObservation) -> np.ndarray | None:
+        """Quantities committed (Cournot retailers); None for a price-only rule."""
+        return None
+
 
 @register
 class FixedPrice(PricingPolicy):
@@ -63,3 +67,73 @@ class CostPlus(PricingPolicy):
 
     def decide(self, obs: PriceObservation) -> np.ndarray:
         return (1.0 + self.column("markup")) * obs.unit_cost + self.column("margin")
+
+
+@register
+class Stackelberg(PricingPolicy):
+    """Maximize own profit, anticipating the best responses of every member below.
+
+    The anticipation (``obs.responses``, built bottom-up by anticipation.py from
+    the demand and contracts a member knows) gives the price for the member's
+    unit cost; a member with no price-responsive demand below it passes its
+    cost through.
+    """
+
+    name = "stackelberg"
+
+    def decide(self, obs: PriceObservation) -> np.ndarray:
+        out = obs.unit_cost.copy()
+        for j, response in enumerate(obs.responses):
+            if response is not None:
+                out[j] = response.price(obs.unit_cost[j])
+        return out
+
+    def commit(self, obs: PriceObservation) -> np.ndarray:
+        """Cournot retailers: the quantity they commit (their equilibrium share)."""
+        out = np.zeros_like(obs.unit_cost)
+        for j, response in enumerate(obs.responses):
+            if response is not None:
+                out[j] = response.quantity(obs.unit_cost[j])
+        return out
+
+
+@register
+class Joint(PricingPolicy):
+    """The channel optimum: retailers price as one integrated firm whose marginal cost
+    is the channel's (``obs.channel_cost``); members above sell at their marginal cost
+    unless the coordinating contract fixes the transfer price."""
+
+    name = "joint"
+
+    def _joint(self, response: Any, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from channel_agents.anticipation import (
+            CournotRetailer,
+            MonopolyRetailer,
+            NewsvendorRetailer,
+            QuantityDiscountBuyer,
+        )
+
+        if isinstance(response, NewsvendorRetailer):
+            integrated = NewsvendorRetailer(response.season, response.retail_price, response.salvage)
+            return integrated.price(cost), integrated.quantity(cost)
+        if isinstance(response, QuantityDiscountBuyer):
+            response = response.inner
+        if isinstance(response, MonopolyRetailer | CournotRetailer):
+            n = response.competitors if isinstance(response, MonopolyRetailer) else response.n
+            p = MonopolyRetailer(response.demand).price(cost)
+            return p, response.demand.quantity(p) / n
+        return cost, np.zeros_like(cost)
+
+    def decide(self, obs: PriceObservation) -> np.ndarray:
+        out = obs.unit_cost.copy()
+        for j, response in enumerate(obs.responses):
+            if obs.is_retailer[j] and response is not None:
+                out[j] = self._joint(response, obs.channel_cost[j])[0]
+        return out
+
+    def commit(self, obs: PriceObservation) -> np.ndarray:
+        out = np.zeros_like(obs.unit_cost)
+        for j, response in enumerate(obs.responses):
+            if obs.is_retailer[j] and response is not None:
+                out[j] = self._joint(response, obs.channel_cost[j])[1]
+        return out
