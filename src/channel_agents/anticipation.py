@@ -442,7 +442,9 @@ def build_responses(cfg, topo, book, retail_prices: dict[str, float]) -> list[Re
         if topo.roles[k] == "retailer":
             market, n = retailer_market(cfg, names[k])
             curve = demand_curve(market) if market is not None else None
-            perishable = member.perishable if member.perishable is not None else cfg.defaults.perishable
+            perishable = (
+                member.perishable if member.perishable is not None else cfg.defaults.perishable
+            )
             if perishable and isinstance(market.demand, NormalDemand) and names[k] in retail_prices:
                 salvage = member.salvage_value
                 if salvage is None:

@@ -21,8 +21,12 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as one line, exit 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        config = next((a for a in _ARGV if a.endswith((".yaml", ".yml"))), None)
+        where = f"{config}: " if config else ""
+        self.exit(2, f"{self.prog}: error: {where}{message} (see {self.prog} --help)\n")
+
+
+_ARGV: list[str] = []  # the arguments being parsed, so usage errors can name the config
 
 
 def _nonneg_int(text: str) -> int:
@@ -36,9 +40,12 @@ def _nonneg_int(text: str) -> int:
 
 
 def _positive_int(text: str) -> int:
-    value = _nonneg_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be >= 1, got 0")
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
 
 
@@ -84,6 +91,50 @@ def build_parser() -> argparse.ArgumentParser:
         help="check conservation of goods and money every period; stop at the first violation",
     )
     run.set_defaults(handler=cmd_run)
+
+    cmp_ = sub.add_parser(
+        "compare",
+        help="siloed vs cooperative (or any arms), paired replications with 95 % CIs",
+        description=(
+            "Run a scenario under two (or more) strategies with common random numbers and "
+            "print, per metric, each arm's mean, the paired difference (last arm - first), "
+            "its 95 %% confidence interval and the relative change."
+        ),
+    )
+    cmp_.add_argument("config", metavar="CONFIG", help="scenario YAML file")
+    cmp_.add_argument(
+        "--replications", type=_positive_int, default=20, help="paired replications (default 20)"
+    )
+    cmp_.add_argument("--seed", type=_nonneg_int, default=0, help="master seed (default 0)")
+    cmp_.add_argument(
+        "--arms",
+        default="siloed,cooperative",
+        help="comma-separated arms: presets, optionally with levers, e.g. "
+        "'siloed,siloed+information=shared' (default siloed,cooperative)",
+    )
+    cmp_.add_argument(
+        "--levers",
+        action="store_true",
+        help="attribute the consumer-surplus gain to each lever switched alone",
+    )
+    cmp_.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    cmp_.add_argument("--periods", type=_positive_int, help="periods after warm-up")
+    cmp_.add_argument("--json", action="store_true", help="print one JSON object")
+    cmp_.add_argument("--plot", metavar="FILE.png", help="draw the comparison to a PNG file")
+    cmp_.set_defaults(handler=cmd_compare)
+
+    val = sub.add_parser(
+        "validate",
+        help="run every theory card through the simulation",
+        description=(
+            "Run every theory card (configs/theory/, the beer game) through the simulation and "
+            "print expected beside obtained. Exit 1 if any value misses its tolerance "
+            "(0.1 %% deterministic, 1 %% stochastic)."
+        ),
+    )
+    val.add_argument("--card", type=_positive_int, action="append", help="only these card numbers")
+    val.add_argument("--json", action="store_true", help="print the outcomes as JSON")
+    val.set_defaults(handler=cmd_validate)
     return parser
 
 
@@ -121,6 +172,115 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print_summary(summary, cfg.name)
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from channel_agents.compare import HEADLINE, compare, lever_attribution, plot_comparison
+
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    if len(arms) < 2:
+        return _fail("--arms: name at least two arms, e.g. siloed,cooperative")
+    if args.plot and not args.plot.lower().endswith(".png"):
+        return _fail(f"--plot {args.plot}: the file name must end in .png")
+    quiet = args.json or not sys.stderr.isatty()
+    with Progress(transient=True, disable=quiet) as bar:
+        task = bar.add_task("replications", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        if args.levers:
+            table = lever_attribution(
+                args.config, replications=args.replications, seed=args.seed,
+                overrides=args.overrides, periods=args.periods, progress=progress,
+            )  # fmt: skip
+        else:
+            result = compare(
+                args.config, arms, replications=args.replications, seed=args.seed,
+                overrides=args.overrides, periods=args.periods, progress=progress,
+            )  # fmt: skip
+    if args.levers:
+        if args.json:
+            print(json.dumps({"replications": args.replications, "levers": table}, indent=2))
+            return 0
+        t = Table(
+            title=f"consumer-surplus gain of each lever alone ({args.replications} replications)"
+        )
+        for col in ("lever", "gain", "95 % CI"):
+            t.add_column(col, justify="left" if col == "lever" else "right")
+        for lever, row in table.items():
+            lo, hi = row["ci95"]
+            t.add_row(lever, f"{row['consumer_surplus_gain']:+.4g}", f"[{lo:+.4g}, {hi:+.4g}]")
+        Console().print(t)
+        return 0
+    if args.plot:
+        plot_comparison(result, args.plot)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0
+    metrics = result.metrics
+    a, b = arms[0], arms[-1]
+    t = Table(title=f"{a} vs {b}: {args.replications} paired replications (common random numbers)")
+    t.add_column("metric")
+    for arm in arms:
+        t.add_column(arm, justify="right")
+    for col in ("diff", "95 % CI", "relative"):
+        t.add_column(col, justify="right")
+    order = [m for m in HEADLINE if m in metrics] + sorted(m for m in metrics if m not in HEADLINE)
+    for m in order:
+        row = metrics[m]
+        lo, hi = row["ci95"]
+        rel = "-" if row["relative"] is None else f"{row['relative']:+.1%}"
+        t.add_row(m, *(f"{row[arm]:.4g}" for arm in arms), f"{row['diff']:+.4g}",
+                  f"[{lo:+.4g}, {hi:+.4g}]", rel)  # fmt: skip
+    Console().print(t)
+    if args.plot:
+        print(f"plot written to {args.plot}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from channel_agents.validation import checks, run_check
+
+    todo = [c for c in checks() if not args.card or c.card in args.card]
+    outcomes = []
+    with Progress(transient=True, disable=args.json or not sys.stderr.isatty()) as bar:
+        task = bar.add_task("validating", total=len(todo))
+        for check in todo:
+            outcomes.append(run_check(check))
+            bar.advance(task)
+    failed = [o for o in outcomes if not o.passed]
+    if args.json:
+        print(json.dumps([
+            {"card": o.check.card, "case": o.check.label, "tolerance": o.check.tolerance,
+             "expected": o.check.expected, "obtained": o.obtained, "passed": o.passed}
+            for o in outcomes
+        ], indent=2))  # fmt: skip
+    else:
+        table = Table(title="theory cards: expected vs simulated")
+        for col in ("card", "case", "value", "expected", "simulated", "error", ""):
+            table.add_column(
+                col, justify="right" if col in ("expected", "simulated", "error") else "left"
+            )
+        for o in outcomes:
+            misses = set(o.misses())
+            for key, want in o.check.expected.items():
+                got = o.obtained.get(key)
+                err = abs(got - want) / max(abs(want), 1e-9) if got is not None else float("inf")
+                mark = "[red]MISS[/red]" if key in misses else "[green]ok[/green]"
+                table.add_row(str(o.check.card), o.check.label, key, f"{want:.6g}",
+                              "-" if got is None else f"{got:.6g}", f"{err:.2e}", mark)  # fmt: skip
+        Console().print(table)
+        print(f"{len(outcomes) - len(failed)} of {len(outcomes)} cases within tolerance")
+    return 1 if failed else 0
 
 
 def _run_with_progress(model: Any) -> None:
@@ -188,6 +348,7 @@ def print_summary(summary: dict[str, Any], name: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    _ARGV[:] = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args))

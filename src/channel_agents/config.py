@@ -43,7 +43,10 @@ class _Block(BaseModel):
 
 
 Unit = Annotated[float, Field(ge=0, le=1)]
-NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+MAX_VALUE = 1e12  # larger magnitudes overflow the numerics; no channel needs them
+NonNeg = Annotated[float, Field(ge=0, le=MAX_VALUE, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, le=MAX_VALUE, allow_inf_nan=False)]
+Bounded = Annotated[float, Field(ge=-MAX_VALUE, le=MAX_VALUE, allow_inf_nan=False)]
 Delay = Annotated[int, Field(ge=1, strict=True)]
 
 # --------------------------------------------------------------------------- ordering
@@ -78,8 +81,8 @@ class SSOrdering(_Block):
     """(s, S): when the inventory position falls to ``s`` or below, order up to ``S``."""
 
     policy: Literal["s_S"]
-    s: float
-    S: float
+    s: Bounded
+    S: Bounded
 
     @model_validator(mode="after")
     def _s_below_S(self) -> SSOrdering:
@@ -107,8 +110,15 @@ class NewsvendorOrdering(_Block):
     policy: Literal["newsvendor"]
 
 
+class CentralPlanOrdering(_Block):
+    """Perfect-foresight central plan (linear program) for the whole serial chain."""
+
+    policy: Literal["central_plan"]
+
+
 Ordering = Annotated[
-    StermanOrdering
+    CentralPlanOrdering
+    | StermanOrdering
     | OrderUpToOrdering
     | SSOrdering
     | PassThroughOrdering
@@ -253,8 +263,8 @@ class NegotiationConfig(_Block):
     deadline: Annotated[int, Field(ge=1, strict=True)] = 20
     seller_concession: Literal["boulware", "linear", "conceder", "tit_for_tat"] = "linear"
     buyer_concession: Literal["boulware", "linear", "conceder", "tit_for_tat"] = "linear"
-    disagreement_seller: float = 0.0
-    disagreement_buyer: float = 0.0
+    disagreement_seller: Bounded = 0.0
+    disagreement_buyer: Bounded = 0.0
 
 
 # --------------------------------------------------------------------------- members
@@ -270,7 +280,7 @@ class MemberDefaults(_Block):
     unmet_demand: Literal["backlog", "lost"] = "backlog"
     allocation: Literal["proportional", "fifo", "priority"] = "proportional"
     allow_returns: bool = False
-    cash: float = 0.0
+    cash: Bounded = 0.0
     cost_of_capital: NonNeg = 0.0
     credit_limit: NonNeg | None = None
     perishable: bool = False
@@ -291,7 +301,7 @@ class MemberConfig(_Block):
     unmet_demand: Literal["backlog", "lost"] | None = None
     allocation: Literal["proportional", "fifo", "priority"] | None = None
     allow_returns: bool | None = None
-    cash: float | None = None
+    cash: Bounded | None = None
     cost_of_capital: NonNeg | None = None
     credit_limit: NonNeg | None = None
     perishable: bool | None = None
@@ -310,8 +320,17 @@ class EdgeConfig(_Block):
     initial_flow: NonNeg = 0.0
     priority: Annotated[int, Field(ge=0, strict=True)] = 0
     order_share: Annotated[float, Field(gt=0)] = 1.0
+    payment_terms: Annotated[int, Field(ge=0, strict=True)] | None = None
     contract: Contract | None = None
     negotiation: NegotiationConfig | None = None
+
+    @model_validator(mode="after")
+    def _terms_in_one_place(self) -> EdgeConfig:
+        if self.payment_terms is not None and self.contract is not None:
+            raise ValueError(
+                "payment_terms is set both on the edge and in its contract; keep the contract's"
+            )
+        return self
 
 
 # --------------------------------------------------------------------------- markets
@@ -365,15 +384,15 @@ class LinearDemand(_Block):
     """Price-responsive demand q = a - b p (uniform willingness to pay on [0, a/b])."""
 
     kind: Literal["linear"]
-    a: Annotated[float, Field(gt=0)]
-    b: Annotated[float, Field(gt=0)]
+    a: Positive
+    b: Annotated[float, Field(ge=1e-9, le=MAX_VALUE)]
 
 
 class IsoelasticDemand(_Block):
     """Price-responsive demand q = scale p^-elasticity."""
 
     kind: Literal["isoelastic"]
-    scale: Annotated[float, Field(gt=0)]
+    scale: Positive
     elasticity: Annotated[float, Field(gt=1)]
 
 
@@ -454,19 +473,70 @@ class ScenarioConfig(_Block):
 # --------------------------------------------------------------------------- loading
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen[key] = True
+        return super().construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _UniqueKeyLoader.construct_mapping
+)
+
+
+def _duplicate_path(text: str, line: int) -> str:
+    """The dotted key path of the (duplicate) key on ``line`` (0-based), from indentation."""
+    lines = text.splitlines()
+    path: list[tuple[int, str]] = []
+    for raw in lines[: line + 1]:
+        stripped = raw.split("#", 1)[0].rstrip()
+        if not stripped.strip() or ":" not in stripped or stripped.lstrip().startswith("-"):
+            continue
+        indent = len(stripped) - len(stripped.lstrip())
+        key = stripped.strip().split(":", 1)[0].strip().strip("'\"")
+        while path and path[-1][0] >= indent:
+            path.pop()
+        path.append((indent, key))
+    return ".".join(k for _, k in path)
+
+
 def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
+    """Parse one YAML file (safe loader, duplicate keys refused) into a mapping."""
+    if path.is_dir():
+        raise ConfigError("is a directory; expected a scenario YAML file", file=shown)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("file not found", file=shown) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+    except (PermissionError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc.__class__.__name__}", file=shown) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        key_path = _duplicate_path(text, mark.line) if mark else ""
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ConfigError(
+            f"{exc.problem}{where}: each key may appear once", file=shown, path=key_path
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        context = getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if context is not None and "quoted" in (getattr(exc, "context", "") or ""):
+            mark, problem = context, f"a quoted string opened here is never closed ({problem})"
+        if "\t" in problem or "\\t" in problem:
+            problem = "a tab character: YAML indentation must use spaces, not tabs"
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ConfigError(f"YAML syntax error: {where}{problem}", file=shown) from None
     if data is None:
         data = {}
@@ -489,39 +559,45 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _resolve_extends(path: Path, shown: str, chain: tuple[Path, ...]) -> dict[str, Any]:
+    """Read ``path`` and deep-merge it over the files it extends. Errors name the file
+    given on the command line (``shown``) and, when another, the file holding the error."""
     real = path.resolve()
+    where = shown if not chain else f"{shown} (in {_relative(real, chain[0])})"
     if real in chain:
-        loop = " -> ".join(p.name for p in (*chain, real))
+        loop = " -> ".join(_relative(p, chain[0]) for p in (*chain, real))
         raise ConfigError(f"'extends' loop: {loop}", file=shown, path="extends")
-    data = _read_yaml(path, shown)
+    data = _read_yaml(path, where)
     parent = data.pop("extends", None)
     if parent is None:
         return data
     if not isinstance(parent, str):
-        raise ConfigError("must be a file path (string)", file=shown, path="extends")
+        raise ConfigError("must be a file path (string)", file=where, path="extends")
     parent_path = (path.parent / parent).resolve()
     if not parent_path.exists():
-        raise ConfigError(f"extended file not found: {parent}", file=shown, path="extends")
-    base = _resolve_extends(parent_path, str(parent_path), (*chain, real))
+        raise ConfigError(f"extended file not found: {parent}", file=where, path="extends")
+    base = _resolve_extends(parent_path, shown, (*chain, real))
     return deep_merge(base, data)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root.parent))
+    except ValueError:
+        return str(path)
 
 
 def parse_set(assignment: str) -> tuple[list[str], Any]:
     """Split ``path=value`` into its dotted path and YAML-parsed value."""
     if "=" not in assignment:
-        raise ConfigError(
-            f"--set {assignment!r}: expected path=value (e.g. periods=50)", path="--set"
-        )
+        raise ConfigError(f"{assignment!r}: expected path=value (e.g. periods=50)", path="--set")
     key, _, raw = assignment.partition("=")
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"--set {assignment!r}: empty key in the path", path="--set")
+        raise ConfigError(f"{assignment!r}: empty key in the path", path="--set")
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
-        raise ConfigError(
-            f"--set {assignment!r}: the value is not valid YAML", path="--set"
-        ) from None
+        raise ConfigError(f"{assignment!r}: the value is not valid YAML", path="--set") from None
     return key.split("."), value
 
 
@@ -547,9 +623,10 @@ def apply_set(data: dict[str, Any], assignment: str) -> dict[str, Any]:
                     node[part] = {}
                 node = node[part]
         else:
-            raise ConfigError(
-                f"cannot set a key inside a {type(node).__name__} value", path=f"--set {where}"
+            kind = {"int": "number", "float": "number", "str": "string", "bool": "boolean"}.get(
+                type(node).__name__, type(node).__name__
             )
+            raise ConfigError(f"cannot set a key inside a {kind} value", path=f"--set {where}")
     return out
 
 
@@ -578,11 +655,13 @@ def _user_loc(loc: tuple[Any, ...], data: Any) -> list[Any]:
     node = data
     for i, item in enumerate(loc):
         last = i == len(loc) - 1
+        label = isinstance(item, str) and ("[" in item or item[:1].isupper())
         if isinstance(node, dict):
+            tag = any(node.get(k) == item for k in ("policy", "kind", "type"))
             if item in node:
                 out.append(item)
                 node = node[item]
-            elif last:
+            elif last and not label and not tag:
                 out.append(item)
         elif isinstance(node, list) and isinstance(item, int) and item < len(node):
             out.append(item)
@@ -641,15 +720,40 @@ _MESSAGES = {
     "float_type": "must be a number",
     "float_parsing": "must be a number",
     "finite_number": "must be a finite number",
+    "float_finite_number": "must be a finite number",
     "bool_type": "must be true or false",
     "bool_parsing": "must be true or false",
     "string_type": "must be a string",
     "dict_type": "must be a mapping (key: value)",
     "model_type": "must be a mapping (key: value)",
+    "model_attributes_type": "must be a mapping (key: value)",
     "list_type": "must be a list",
     "too_short": "must have at least {min_length} item(s)",
     "literal_error": "must be one of: {expected}",
 }
+
+
+def _relevant(errors: list[dict[str, Any]], data: Any) -> list[dict[str, Any]]:
+    """Drop the errors of union branches the input plainly did not mean (a mapping given
+    where a name or a mapping is allowed is checked as a mapping, and vice versa)."""
+    kept = []
+    for err in errors:
+        node = data
+        wrong_branch = False
+        for item in err["loc"]:
+            if isinstance(item, str) and "[" in item and item.startswith(("literal[", "str")):
+                wrong_branch = isinstance(node, dict)
+                break
+            if isinstance(item, str) and item[:1].isupper() and not isinstance(node, dict):
+                wrong_branch = node is not None
+                break
+            if isinstance(node, dict):
+                node = node.get(item)
+            elif isinstance(node, list) and isinstance(item, int) and item < len(node):
+                node = node[item]
+        if not wrong_branch:
+            kept.append(err)
+    return kept or errors
 
 
 def _friendly(err: dict[str, Any], data: Any) -> tuple[str, str]:
@@ -795,8 +899,9 @@ def validate_config(data: dict[str, Any], *, file: str | None = None) -> Scenari
     try:
         cfg = ScenarioConfig.model_validate({**data, "source_path": file})
     except ValidationError as exc:
-        path, msg = _friendly(exc.errors()[0], data)
-        extra = len(exc.errors()) - 1
+        errors = _relevant(exc.errors(), data)
+        path, msg = _friendly(errors[0], data)
+        extra = len(errors) - 1
         if extra:
             msg += f" (and {extra} more problem{'s' if extra > 1 else ''})"
         raise ConfigError(msg, file=file, path=path) from None

@@ -155,7 +155,9 @@ class Markets:
         self.any_cournot = bool(self.cournot.any())
 
     # ------------------------------------------------------------------ demand
-    def demand(self, t: int, retail_price: np.ndarray, commitment: np.ndarray | None = None) -> np.ndarray:
+    def demand(
+        self, t: int, retail_price: np.ndarray, commitment: np.ndarray | None = None
+    ) -> np.ndarray:
         """Consumer demand arising in period ``t`` at each (market, retailer) pair.
 
         Under ``clearing: cournot`` the retailers' committed quantities

@@ -43,7 +43,12 @@ class Ledger:
                 for mc in members
             ]
 
-        terms = [ec.contract.payment_terms if ec.contract is not None else 0 for ec in cfg.edges]
+        # a contract carries its payment terms; an edge whose contract the strategy
+        # picks carries them itself
+        terms = [
+            ec.contract.payment_terms if ec.contract is not None else (ec.payment_terms or 0)
+            for ec in cfg.edges
+        ]
         self.payment_terms = np.array(terms, dtype=np.int64)
         self.due_in = topo.lead_time + self.payment_terms
         self.horizon = int(self.due_in.max(initial=0)) + 1

@@ -56,6 +56,7 @@ class Recorder:
         self.demand_shift: float | None = None
         self.demand_sum = 0.0
         self.demand_sumsq = 0.0
+        self.cash_min = np.full(n_members, np.inf)
         self.member_blocks: list[np.ndarray] = []
         self.market_blocks: list[np.ndarray] = []
 
@@ -76,6 +77,7 @@ class Recorder:
             return
         mem, mk = self.members[:n], self.markets[:n]
         self.member_sum += mem.sum(axis=0)
+        np.minimum(self.cash_min, mem[:, _MF["cash"], :].min(axis=0), out=self.cash_min)
         self.market_sum += mk.sum(axis=0)
         orders = mem[:, _MF["orders"], :]
         demand = mk[:, _KF["demand"], :].sum(axis=1)
@@ -182,6 +184,7 @@ def summarize(model: Any) -> dict[str, Any]:
         "bullwhip": {
             topo.names[k]: (_num(var_o[k] / var_d) if var_d > 1e-12 else None) for k in channel
         },
+        "lowest_cash": {topo.names[k]: _num(rec.cash_min[k]) for k in channel},
         "advertising": None,
         "coop_share": None,
         "by_product": by_product,

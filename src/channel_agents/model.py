@@ -21,7 +21,7 @@ from typing import Any
 import mesa
 import numpy as np
 
-from channel_agents.anticipation import build_responses
+from channel_agents.anticipation import UpstreamMember, build_responses
 from channel_agents.config import (
     ConfigError,
     CostPlusPricing,
@@ -33,8 +33,8 @@ from channel_agents.config import (
     StackelbergPricing,
     load_config,
 )
-from channel_agents.contracts import contract_book
 from channel_agents.consumers import Markets
+from channel_agents.contracts import contract_book
 from channel_agents.ledger import Ledger
 from channel_agents.logistics import Logistics
 from channel_agents.members import AGENT_CLASSES, ChannelMember
@@ -42,8 +42,7 @@ from channel_agents.metrics import Recorder, market_frame, series_frame, summari
 from channel_agents.network import Incidence, compile_topology
 from channel_agents.observations import OrderObservation, PriceObservation, SharedOrderObservation
 from channel_agents.policies.ordering import ORDERING_POLICIES, OrderingPolicy
-from channel_agents.policies.pricing import PRICING_POLICIES, PricingPolicy
-from channel_agents.policies.pricing import Joint as JointPricingPolicy
+from channel_agents.policies.pricing import PRICING_POLICIES, PricingPolicy, joint_decision
 from channel_agents.strategies import resolve_levers
 
 
@@ -267,7 +266,7 @@ class ChannelModel(mesa.Model):
             self._open.sort(key=lambda item: -int(topo.depth[topo.buyer[item[0]]]))
         if not self._open:
             return
-        from channel_agents.negotiation import Party, make_protocol, split_pie
+        from channel_agents.negotiation import NoAgreement, Party, make_protocol, split_pie
 
         for i, neg in self._open:
             if t % neg.contract_period != 0:
@@ -284,8 +283,8 @@ class ChannelModel(mesa.Model):
                         file=cfg.source_path,
                         path=f"edges[{i}].negotiation",
                     )
-                top = self.responses[s]
-                hi = float(top.price(np.array([cost]))[0]) if top is not None else float(response.price_ceiling)
+                # the frontier runs from the seller's cost to its take-it-or-leave-it price
+                hi = float(UpstreamMember([response]).price(np.array([cost]))[0])
                 seller = Party(
                     lambda w, c=cost, r=response: (w - c) * r.quantity(w),
                     neg.disagreement_seller, neg.discount_seller, neg.seller_concession,
@@ -306,12 +305,15 @@ class ChannelModel(mesa.Model):
                     self.edge_price_is_fixed[i] = True
                 if cfg_c is None or cfg_c.fixed_fee is None:
                     pie = self._expected_profit(b, float(self.edge_price[i, 0]))
-                    fee = split_pie(
-                        neg.protocol, max(pie, 0.0), power=neg.power,
-                        discount_seller=neg.discount_seller, discount_buyer=neg.discount_buyer,
-                        disagreement_seller=neg.disagreement_seller,
-                        disagreement_buyer=neg.disagreement_buyer,
-                    )  # fmt: skip
+                    try:
+                        fee = split_pie(
+                            neg.protocol, max(pie, 0.0), power=neg.power,
+                            discount_seller=neg.discount_seller, discount_buyer=neg.discount_buyer,
+                            disagreement_seller=neg.disagreement_seller,
+                            disagreement_buyer=neg.disagreement_buyer,
+                        )  # fmt: skip
+                    except NoAgreement:
+                        fee = 0.0  # breakdown: the tariff runs at marginal cost, no fee
                     book.fixed_fee[i] = max(fee, 0.0)
             elif kind == "revenue_sharing" and cfg_c is None:
                 book.revenue_share[i] = 1.0 - neg.power
@@ -327,7 +329,10 @@ class ChannelModel(mesa.Model):
         kind = book.kind[i]
         c = self.config.edges[i].contract
         if kind == "wholesale":
-            protocol = (self.config.edges[i].negotiation or NegotiationConfig(protocol=self.levers.bargaining)).protocol
+            protocol = (
+                self.config.edges[i].negotiation
+                or NegotiationConfig(protocol=self.levers.bargaining)
+            ).protocol
             return np.isnan(book.wholesale_price[i]) and protocol != "take_it_or_leave_it"
         if kind == "two_part_tariff":
             return c is None or c.wholesale_price is None or c.fixed_fee is None
@@ -361,7 +366,7 @@ class ChannelModel(mesa.Model):
             margin = 0.0
         elif self.pricing[k].policy == "joint":
             if self.topology.roles[k] == "retailer":
-                price, qty = JointPricingPolicy()._joint(response, np.array([self.channel_cost[k]]))
+                price, qty = joint_decision(response, np.array([self.channel_cost[k]]))
                 margin = float(((price - w) * qty)[0])
             else:
                 margin = 0.0  # sells at marginal cost
@@ -407,12 +412,56 @@ class ChannelModel(mesa.Model):
             for name, ks in groups.items()
         ]
         self.needs_unit_cost = any(p.needs_knowledge for _, p in self.ordering_groups)
+        for ks, policy in self.ordering_groups:
+            if hasattr(policy, "prepare"):
+                policy.prepare(self._planning_problem(cfg, ks), ks)
         self.lead_time = topo.replenishment_lead_time()
         self.shared = self.levers.information == "shared"
         if self.shared:
             self.subtree = topo.subtree_matrix()
             self.echelon_lead = topo.echelon_lead_time()
         self.allow_returns = self.logistics.allow_returns
+
+    def _planning_problem(self, cfg: ScenarioConfig, ks: np.ndarray):
+        """The serial chain and its end-demand path, for a perfect-foresight planner."""
+        import copy
+
+        from channel_agents.policies.central_plan import PlanningProblem
+
+        topo = self.topology
+        channel = [k for k in range(topo.n_members) if not topo.is_source[k]]
+        retailers = [k for k in channel if topo.roles[k] == "retailer"]
+        serial = len(retailers) == 1 and all(len(topo.supply_edges[k]) == 1 for k in channel)
+        serial = serial and all(len(topo.sales_edges[k]) <= 1 for k in channel)
+        if not serial or set(map(int, ks)) != set(channel) or self.markets.any_price_responsive:
+            raise ConfigError(
+                "central_plan plans a whole serial chain with price-insensitive demand: "
+                "give it to every member of a single chain",
+                file=cfg.source_path,
+                path="defaults.ordering",
+            )
+        stages = [retailers[0]]
+        while not topo.is_source[topo.seller[topo.supply_edges[stages[-1]][0]]]:
+            stages.append(int(topo.seller[topo.supply_edges[stages[-1]][0]]))
+        edges = [int(topo.supply_edges[k][0]) for k in stages]
+        # perfect foresight: the same demand the markets will draw (a copy of their state)
+        future = copy.deepcopy(self.markets)
+        horizon = self.warmup + self.periods
+        demand = np.array(
+            [future.demand(t, self.retail_price).sum() for t in range(1, horizon + 1)]
+        )
+        lg = self.logistics
+        return PlanningProblem(
+            members=tuple(stages),
+            order_delay=tuple(int(topo.order_delay[e]) for e in edges),
+            lead_time=tuple(int(topo.lead_time[e]) for e in edges),
+            initial_flow=tuple(float(cfg.edges[e].initial_flow) for e in edges),
+            initial_stock=tuple(float(lg.stock[k].sum()) for k in stages),
+            initial_backlog=tuple(float(lg.backlog_owed()[k].sum()) for k in stages),
+            holding_cost=tuple(float(self.holding_cost[k]) for k in stages),
+            backlog_cost=tuple(float(self.backlog_cost[k]) for k in stages),
+            demand=demand,
+        )
 
     def set_ordering_policy(self, member: str, policy: OrderingPolicy) -> None:
         """Seat ``policy`` (e.g. a human or learned player) in ``member``'s ordering decisions."""
@@ -560,6 +609,10 @@ class ChannelModel(mesa.Model):
         topo = self.topology
         for ks, policy in self.pricing_groups:
             unit_cost = self._unit_cost()
+            if len(self.qd_edges):
+                # a buyer on a quantity-discount schedule responds to its seller's cost c
+                qd = self.qd_edges
+                unit_cost[topo.buyer[qd]] = unit_cost[topo.seller[qd]]
             obs = PriceObservation(
                 period=self.period,
                 unit_cost=unit_cost[ks],

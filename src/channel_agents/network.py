@@ -80,7 +80,7 @@ def check_scenario(cfg: ScenarioConfig) -> None:
                 file=file,
                 path=f"edges[{i}].from",
             )
-        source_priced = e.contract is not None and e.contract.wholesale_price is not None
+        source_priced = getattr(e.contract, "wholesale_price", None) is not None
         if cfg.members[e.seller].role == "source" and source_priced:
             raise ConfigError(
                 "a source sells at its unit_cost; set unit_cost on the source instead",

@@ -97,6 +97,27 @@ class Stackelberg(PricingPolicy):
         return out
 
 
+def joint_decision(response: Any, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A retailer's price and quantity at the channel optimum, for channel marginal cost ``cost``."""
+    from channel_agents.anticipation import (
+        CournotRetailer,
+        MonopolyRetailer,
+        NewsvendorRetailer,
+        QuantityDiscountBuyer,
+    )
+
+    if isinstance(response, NewsvendorRetailer):
+        integrated = NewsvendorRetailer(response.season, response.retail_price, response.salvage)
+        return integrated.price(cost), integrated.quantity(cost)
+    if isinstance(response, QuantityDiscountBuyer):
+        response = response.inner
+    if isinstance(response, MonopolyRetailer | CournotRetailer):
+        n = response.competitors if isinstance(response, MonopolyRetailer) else response.n
+        p = MonopolyRetailer(response.demand).price(cost)
+        return p, response.demand.quantity(p) / n
+    return cost, np.zeros_like(cost)
+
+
 @register
 class Joint(PricingPolicy):
     """The channel optimum: retailers price as one integrated firm whose marginal cost
@@ -105,35 +126,16 @@ class Joint(PricingPolicy):
 
     name = "joint"
 
-    def _joint(self, response: Any, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from channel_agents.anticipation import (
-            CournotRetailer,
-            MonopolyRetailer,
-            NewsvendorRetailer,
-            QuantityDiscountBuyer,
-        )
-
-        if isinstance(response, NewsvendorRetailer):
-            integrated = NewsvendorRetailer(response.season, response.retail_price, response.salvage)
-            return integrated.price(cost), integrated.quantity(cost)
-        if isinstance(response, QuantityDiscountBuyer):
-            response = response.inner
-        if isinstance(response, MonopolyRetailer | CournotRetailer):
-            n = response.competitors if isinstance(response, MonopolyRetailer) else response.n
-            p = MonopolyRetailer(response.demand).price(cost)
-            return p, response.demand.quantity(p) / n
-        return cost, np.zeros_like(cost)
-
     def decide(self, obs: PriceObservation) -> np.ndarray:
         out = obs.unit_cost.copy()
         for j, response in enumerate(obs.responses):
             if obs.is_retailer[j] and response is not None:
-                out[j] = self._joint(response, obs.channel_cost[j])[0]
+                out[j] = joint_decision(response, obs.channel_cost[j])[0]
         return out
 
     def commit(self, obs: PriceObservation) -> np.ndarray:
         out = np.zeros_like(obs.unit_cost)
         for j, response in enumerate(obs.responses):
             if obs.is_retailer[j] and response is not None:
-                out[j] = self._joint(response, obs.channel_cost[j])[1]
+                out[j] = joint_decision(response, obs.channel_cost[j])[1]
         return out
