@@ -167,7 +167,10 @@ def lever_attribution(
     arms = ["siloed"]
     for lever in LEVERS:
         if lever in coop and coop[lever] != siloed[lever]:
-            arms.append(f"siloed+{lever}={coop[lever]}")
+            arm = f"siloed+{lever}={coop[lever]}"
+            if lever == "replenishment":  # echelon ordering reads point-of-sale data
+                arm += "+information=shared"
+            arms.append(arm)
     arms.append("cooperative")
     table = compare(config, arms, replications=replications, seed=seed, overrides=overrides,
                     periods=periods, progress=progress)  # fmt: skip
@@ -177,7 +180,7 @@ def lever_attribution(
         return out
     for arm in arms[1:]:
         diff = cs[arm] - cs["siloed"]
-        label = "all levers" if arm == "cooperative" else arm.split("+", 1)[1]
+        label = "all levers" if arm == "cooperative" else arm.split("+")[1]
         out[label] = {
             "consumer_surplus_gain": float(np.mean(diff)),
             "ci95": list(confidence_interval(diff)),

@@ -142,6 +142,12 @@ class ChannelModel(mesa.Model):
         self.backlog_cost = np.array(self._member_attr(cfg, "backlog_cost")) * channel
         self.transport_cost = np.array([e.transport_cost for e in cfg.edges])
         self.has_transport = bool(self.transport_cost.any())
+        # the seller pays transport: per unit sold, the mean over its sales edges
+        sums = np.bincount(topo.seller, weights=self.transport_cost, minlength=topo.n_members)
+        counts = np.bincount(topo.seller, minlength=topo.n_members)
+        self.sales_transport = np.divide(
+            sums, counts, out=np.zeros(topo.n_members), where=counts > 0
+        )
         self.is_retailer = np.array([r == "retailer" for r in topo.roles])
         n_products = len(self.products)
         # (retailer, product) cell of each market pair, for per-product sums
@@ -254,75 +260,87 @@ class ChannelModel(mesa.Model):
         the buyer's profit by the edge's protocol); a revenue share or quantity
         discount share (1 - power); a wholesale price bargained over by any
         protocol but take-it-or-leave-it (where the seller's pricing rule posts it).
+        Unit terms are agreed from the top of the chain down, each seller seeing
+        the terms agreed above it; fees from the bottom up, each buyer's profit
+        including the fees it earns below.
         """
-        cfg, topo, book = self.config, self.topology, self.contracts
+        cfg, topo = self.config, self.topology
         if t == 0:
             self._open = [
                 (i, e.negotiation or NegotiationConfig(protocol=self.levers.bargaining))
                 for i, e in enumerate(cfg.edges)
                 if not topo.is_source[topo.seller[i]] and self._has_open_terms(i)
             ]
-            # bottom-up, so a buyer's fees from below are known when its own are set
-            self._open.sort(key=lambda item: -int(topo.depth[topo.buyer[item[0]]]))
-        if not self._open:
+        due = [(i, neg) for i, neg in self._open if t % neg.contract_period == 0]
+        if not due:
             return
-        from channel_agents.negotiation import NoAgreement, Party, make_protocol, split_pie
+        from channel_agents.negotiation import NoAgreement, make_protocol, split_pie
 
-        for i, neg in self._open:
-            if t % neg.contract_period != 0:
-                continue
-            s, b = int(topo.seller[i]), int(topo.buyer[i])
-            cost = float((self.cost_weights @ self.edge_price)[s, 0])
-            kind = book.kind[i]
-            cfg_c = cfg.edges[i].contract
-            if kind == "wholesale" and neg.protocol != "take_it_or_leave_it":
-                response = self.responses[b]
-                if response is None:
-                    raise ConfigError(
-                        "bargaining over a wholesale price needs price-responsive demand below",
-                        file=cfg.source_path,
-                        path=f"edges[{i}].negotiation",
-                    )
-                # the frontier runs from the seller's cost to its take-it-or-leave-it price
-                hi = float(UpstreamMember([response]).price(np.array([cost]))[0])
-                seller = Party(
-                    lambda w, c=cost, r=response: (w - c) * r.quantity(w),
-                    neg.disagreement_seller, neg.discount_seller, neg.seller_concession,
-                )  # fmt: skip
-                buyer = Party(
-                    lambda w, r=response: r.profit(w),
-                    neg.disagreement_buyer, neg.discount_buyer, neg.buyer_concession,
-                )  # fmt: skip
-                protocol = make_protocol(neg.protocol, power=neg.power, deadline=neg.deadline)
-                agreement = protocol.negotiate(seller, buyer, cost, hi)
-                self.agreements[i] = agreement
-                price = agreement.terms if agreement.agreed else hi
-                self.edge_price[i] = price
-                self.edge_price_is_fixed[i] = True
-            elif kind == "two_part_tariff":
-                if cfg_c is None or cfg_c.wholesale_price is None:
-                    self.edge_price[i] = cost  # marginal cost: the tariff coordinates
-                    self.edge_price_is_fixed[i] = True
-                if cfg_c is None or cfg_c.fixed_fee is None:
-                    pie = self._expected_profit(b, float(self.edge_price[i, 0]))
-                    try:
-                        fee = split_pie(
-                            neg.protocol, max(pie, 0.0), power=neg.power,
-                            discount_seller=neg.discount_seller, discount_buyer=neg.discount_buyer,
-                            disagreement_seller=neg.disagreement_seller,
-                            disagreement_buyer=neg.disagreement_buyer,
-                        )  # fmt: skip
-                    except NoAgreement:
-                        fee = 0.0  # breakdown: the tariff runs at marginal cost, no fee
-                    book.fixed_fee[i] = max(fee, 0.0)
-            elif kind == "revenue_sharing" and cfg_c is None:
-                book.revenue_share[i] = 1.0 - neg.power
-                self.edge_price[i] = book.revenue_share[i] * cost
-                self.edge_price_is_fixed[i] = True
-            elif kind == "quantity_discount" and cfg_c is None:
-                book.retailer_share[i] = 1.0 - neg.power
-        if t == 0:
+        for depth in sorted({int(topo.depth[topo.seller[i]]) for i, _ in due}):
+            self.decide_prices()  # the sellers at this depth see the terms agreed above
+            for i, neg in due:
+                if int(topo.depth[topo.seller[i]]) == depth:
+                    self._agree_unit_terms(i, neg, make_protocol)
             self._refresh_after_terms()
+        self.decide_prices()
+        for i, neg in sorted(due, key=lambda item: -int(topo.depth[topo.buyer[item[0]]])):
+            c = cfg.edges[i].contract
+            if self.contracts.kind[i] == "two_part_tariff" and (c is None or c.fixed_fee is None):
+                b = int(topo.buyer[i])
+                pie = self._expected_profit(b, float(self.edge_price[i, 0]))
+                try:
+                    fee = split_pie(
+                        neg.protocol, max(pie, 0.0), power=neg.power,
+                        discount_seller=neg.discount_seller, discount_buyer=neg.discount_buyer,
+                        disagreement_seller=neg.disagreement_seller,
+                        disagreement_buyer=neg.disagreement_buyer,
+                    )  # fmt: skip
+                except NoAgreement:
+                    fee = 0.0  # breakdown: the tariff runs at marginal cost, no fee
+                self.contracts.fixed_fee[i] = max(fee, 0.0)
+        self._setup_settlement_shares()
+
+    def _agree_unit_terms(self, i: int, neg: NegotiationConfig, make_protocol: Any) -> None:
+        """Agree the per-unit terms of edge ``i`` given its seller's current unit cost."""
+        from channel_agents.negotiation import Party
+
+        cfg, topo, book = self.config, self.topology, self.contracts
+        s, b = int(topo.seller[i]), int(topo.buyer[i])
+        cost = float(self._unit_cost()[s, 0]) + float(self.transport_cost[i])  # marginal cost
+        kind = book.kind[i]
+        cfg_c = cfg.edges[i].contract
+        if kind == "wholesale" and neg.protocol != "take_it_or_leave_it":
+            response = self.responses[b]
+            if response is None:
+                raise ConfigError(
+                    "bargaining over a wholesale price needs price-responsive demand below",
+                    file=cfg.source_path,
+                    path=f"edges[{i}].negotiation",
+                )
+            # the frontier runs from the seller's cost to its take-it-or-leave-it price
+            hi = float(UpstreamMember([response]).price(np.array([cost]))[0])
+            seller = Party(
+                lambda w, c=cost, r=response: (w - c) * r.quantity(w),
+                neg.disagreement_seller, neg.discount_seller, neg.seller_concession,
+            )  # fmt: skip
+            buyer = Party(
+                lambda w, r=response: r.profit(w),
+                neg.disagreement_buyer, neg.discount_buyer, neg.buyer_concession,
+            )  # fmt: skip
+            protocol = make_protocol(neg.protocol, power=neg.power, deadline=neg.deadline)
+            agreement = protocol.negotiate(seller, buyer, cost, hi)
+            self.agreements[i] = agreement
+            self.edge_price[i] = agreement.terms if agreement.agreed else hi
+            self.edge_price_is_fixed[i] = True
+        elif kind == "two_part_tariff" and (cfg_c is None or cfg_c.wholesale_price is None):
+            self.edge_price[i] = cost  # marginal cost: the tariff coordinates
+            self.edge_price_is_fixed[i] = True
+        elif kind == "revenue_sharing" and cfg_c is None:
+            book.revenue_share[i] = 1.0 - neg.power
+            self.edge_price[i] = book.revenue_share[i] * cost
+            self.edge_price_is_fixed[i] = True
+        elif kind == "quantity_discount" and cfg_c is None:
+            book.retailer_share[i] = 1.0 - neg.power
 
     def _has_open_terms(self, i: int) -> bool:
         book = self.contracts
@@ -376,7 +394,12 @@ class ChannelModel(mesa.Model):
         return margin + fees
 
     def _unit_cost(self) -> np.ndarray:
+        """[M, P] what one more unit costs each member to buy."""
         return self.cost_weights @ self.edge_price
+
+    def _marginal_cost(self) -> np.ndarray:
+        """[M, P] what one more unit sold costs: purchase price plus transport it pays."""
+        return self._unit_cost() + self.sales_transport[:, None]
 
     def _setup_ordering(self, cfg: ScenarioConfig) -> None:
         topo = self.topology
@@ -464,15 +487,19 @@ class ChannelModel(mesa.Model):
         )
 
     def set_ordering_policy(self, member: str, policy: OrderingPolicy) -> None:
-        """Seat ``policy`` (e.g. a human or learned player) in ``member``'s ordering decisions."""
+        """Seat ``policy`` (a human, a learned policy, a test probe) in ``member``'s
+        ordering decisions, before the first period."""
+        if self.period:
+            raise RuntimeError("seat ordering policies before the first period")
         k = self.topology.names.index(member)
         groups = []
         for ks, pol in self.ordering_groups:
             rest = ks[ks != k]
             if len(rest) == len(ks):
                 groups.append((ks, pol))
-            elif len(rest):
-                raise ValueError(f"{member!r} shares a vectorized policy group; seat it at start")
+            elif len(rest):  # rebuild the group's rule for the members that remain
+                params = [p for kk, p in zip(ks, pol.params, strict=True) if kk != k]
+                groups.append((rest, type(pol)(params, len(self.products))))
         groups.append((np.array([k]), policy))
         self.ordering_groups = groups
 
@@ -608,7 +635,7 @@ class ChannelModel(mesa.Model):
         """Set prices from the top of the chain down: each member sees its suppliers' prices."""
         topo = self.topology
         for ks, policy in self.pricing_groups:
-            unit_cost = self._unit_cost()
+            unit_cost = self._marginal_cost()
             if len(self.qd_edges):
                 # a buyer on a quantity-discount schedule responds to its seller's cost c
                 qd = self.qd_edges
