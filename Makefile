@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/channel-agents run configs/beer_game.yaml
+	@mkdir -p results
+	$(VENV)/bin/channel-agents compare configs/three_tier.yaml --replications 20 --plot results/siloed_vs_cooperative.png
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

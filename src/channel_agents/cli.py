@@ -325,7 +325,7 @@ def print_summary(summary: dict[str, Any], name: str) -> None:
         if v is None:
             return "-"
         if isinstance(v, float):
-            return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
+            return f"{v:.6g}" if abs(v) < 1e6 else f"{v:,.0f}"
         return str(v)
 
     console = Console()

@@ -195,7 +195,10 @@ def plot_comparison(table: Comparison, path: str, title: str = "") -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metrics = [m for m in HEADLINE if m in table.values]
+    metrics = [m for m in HEADLINE if m in table.values and m != "team_cost"]
+    bullwhip = [m for m in table.values if m.startswith("bullwhip.")]
+    if bullwhip:  # the most amplified tier under the first arm shows the bullwhip best
+        metrics.append(max(bullwhip, key=lambda m: float(np.mean(table.values[m][table.arms[0]]))))
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.0 * len(metrics), 3.4))
     axes = np.atleast_1d(axes)
     colors = ["#d62728", "#2ca02c", "#1f77b4", "#9467bd", "#ff7f0e", "#8c564b"]
