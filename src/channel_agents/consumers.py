@@ -111,6 +111,8 @@ class Markets:
         )
         self.any_price_responsive = bool(self.price_responsive.any())
         self.has_surplus = self.price_responsive.copy()
+        self._exo_pairs = ~self.price_responsive[self.pair_market]
+        self._exo_share = 1.0 / self.n_retailers[self.pair_market]
         base = Path(cfg.source_path).parent if cfg.source_path else Path(".")
         self._kinds: dict[type, np.ndarray] = {}
         for k, m in enumerate(cfg.markets):
@@ -150,6 +152,7 @@ class Markets:
             if cfg.markets[k].mode == "sampled"
         }
         self.surplus_per_unit = np.zeros(self.n)
+        self._no_surplus = np.zeros(self.n)
         self.market_price = np.zeros(self.n)
         self.cournot = np.array([m.clearing == "cournot" for m in cfg.markets], dtype=bool)
         self.any_cournot = bool(self.cournot.any())
@@ -165,7 +168,7 @@ class Markets:
         retailer's demand is its commitment.
         """
         q = np.zeros(self.n)
-        share = np.ones(self.n_pairs)
+        share = self._exo_share
         kinds = self._kinds
         if ConstantDemand in kinds:
             q[kinds[ConstantDemand]] = self._constant
@@ -205,8 +208,10 @@ class Markets:
             )
             self.market_price = np.where(self.price_responsive, best, 0.0)
             self._price_responsive_demand(q, best)
-        exo = ~self.price_responsive[self.pair_market]
-        share = np.where(exo, 1.0 / self.n_retailers[self.pair_market], share)
+        if self.any_price_responsive:
+            share = np.where(self._exo_pairs, self._exo_share, share)
+        else:
+            share = self._exo_share
         pair = q[self.pair_market] * share
         if self.any_cournot and commitment is not None:
             pair = self._cournot(pair, commitment)
@@ -257,7 +262,8 @@ class Markets:
             q[ks] = scale * p ** (-e)
             self.surplus_per_unit[ks] = p / (e - 1.0)
 
-    def surplus(self, sold_per_pair: np.ndarray) -> np.ndarray:
-        """Consumer surplus per market for the units sold at each pair this period."""
-        sold_market = self.retailers_of @ sold_per_pair
-        return np.where(self.has_surplus, sold_market * self.surplus_per_unit, 0.0)
+    def surplus_of_sales(self, sold_per_market: np.ndarray) -> np.ndarray:
+        """Consumer surplus per market for the units sold in it this period."""
+        if not self.any_price_responsive:
+            return self._no_surplus
+        return np.where(self.has_surplus, sold_per_market * self.surplus_per_unit, 0.0)

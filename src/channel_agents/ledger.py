@@ -63,6 +63,9 @@ class Ledger:
         self.has_credit_limits = bool(np.isfinite(self.credit_limit[self.channel]).any())
         self.edges = np.arange(e)
         self.seller_in_channel = self.channel[topo.seller].astype(float)
+        in_channel = self.seller_in_channel > 0
+        self.to_channel_sellers = Incidence(topo.seller, m, weights=self.seller_in_channel)
+        self.from_sources = Incidence(topo.buyer, m, weights=(~in_channel).astype(float))
         # cumulative totals, for the conservation checks
         self.issued_total = 0.0
         self.paid_total = 0.0
@@ -84,12 +87,15 @@ class Ledger:
         self.outstanding -= paid
         self.paid_total += float(paid.sum())
         self.cash -= self.by_buyer @ paid
-        self.cash += self.by_seller @ (paid * self.seller_in_channel)
-        to_sources = paid * (1.0 - self.seller_in_channel)
-        out = self.by_buyer @ np.maximum(to_sources, 0.0)
-        back = self.by_buyer @ np.maximum(-to_sources, 0.0)
-        self.outside_paid += out
-        self.outside_received += back
+        self.cash += self.to_channel_sellers @ paid
+        # payments to sources leave the channel; credits from them (returns) come in
+        to_sources = self.from_sources @ paid
+        if (to_sources >= 0).all():
+            self.outside_paid += to_sources
+        else:
+            source_paid = np.where(self.seller_in_channel > 0, 0.0, paid)
+            self.outside_paid += self.by_buyer @ np.maximum(source_paid, 0.0)
+            self.outside_received += self.by_buyer @ np.maximum(-source_paid, 0.0)
         return paid
 
     def receive_consumer_spend(self, spend: np.ndarray) -> None:

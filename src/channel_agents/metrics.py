@@ -1,14 +1,18 @@
 """Recording and the run summary.
 
-Each period after warm-up the model writes one row per member and one per
-market into a preallocated block; a full block is folded into running sums
-(and, when series are kept, appended to the series). So the summary never
-needs the series, and a long run with series off uses flat memory.
+Each period after warm-up the model copies its raw state (stock, shipments,
+invoices ...) into a preallocated block of period slots, one plain array copy
+per quantity. When the block fills, the per-member and per-market fields are
+derived for all its periods at once (vectorized sums over edges and products)
+and folded into running sums (and, when series are kept, appended to the
+series). So the period loop does no bookkeeping arithmetic, the summary
+never needs the series, and a long run with series off uses flat memory.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -27,8 +31,7 @@ MEMBER_FIELDS = (
     "other_costs",  # transport, interest
     "profit",
     "cash",
-    "units_sold",  # units shipped or sold (for the quantity-weighted price)
-    "sales_value",  # value of those units at the selling price
+    "sales_value",  # value of the units shipped or sold, at the selling price
 )
 MARKET_FIELDS = ("demand", "sold", "served_on_arrival", "spend", "surplus")
 _MF = {f: i for i, f in enumerate(MEMBER_FIELDS)}
@@ -39,12 +42,21 @@ class Recorder:
     """Preallocated per-period records, folded into sums block by block."""
 
     def __init__(
-        self, n_members: int, n_markets: int, periods: int, keep_series: bool, block: int = 1024
+        self,
+        raw: dict[str, tuple[int, ...]],
+        derive: Callable[[dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray]],
+        n_members: int,
+        n_markets: int,
+        periods: int,
+        keep_series: bool,
+        block: int = 1024,
     ):
         self.block = max(1, min(block, periods))
         self.keep_series = keep_series
-        self.members = np.zeros((self.block, len(MEMBER_FIELDS), n_members))
-        self.markets = np.zeros((self.block, len(MARKET_FIELDS), n_markets))
+        self.raw = {name: np.zeros((self.block, *shape)) for name, shape in raw.items()}
+        self.derive = derive
+        self.n_members = n_members
+        self.n_markets = n_markets
         self.slot = 0
         self.count = 0
         self.member_sum = np.zeros((len(MEMBER_FIELDS), n_members))
@@ -60,9 +72,9 @@ class Recorder:
         self.member_blocks: list[np.ndarray] = []
         self.market_blocks: list[np.ndarray] = []
 
-    def rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """Views [fields, members] and [fields, markets] for this period's values."""
-        return self.members[self.slot], self.markets[self.slot]
+    def slot_of(self, name: str) -> np.ndarray:
+        """This period's slot of raw quantity ``name`` (write into it)."""
+        return self.raw[name][self.slot]
 
     def advance(self) -> None:
         self.slot += 1
@@ -75,7 +87,7 @@ class Recorder:
         n = self.slot
         if n == 0:
             return
-        mem, mk = self.members[:n], self.markets[:n]
+        mem, mk = self.derive({name: buf[:n] for name, buf in self.raw.items()})
         self.member_sum += mem.sum(axis=0)
         np.minimum(self.cash_min, mem[:, _MF["cash"], :].min(axis=0), out=self.cash_min)
         self.market_sum += mk.sum(axis=0)
@@ -91,8 +103,8 @@ class Recorder:
         self.demand_sum += float(d_demand.sum())
         self.demand_sumsq += float((d_demand**2).sum())
         if self.keep_series:
-            self.member_blocks.append(mem.copy())
-            self.market_blocks.append(mk.copy())
+            self.member_blocks.append(mem)
+            self.market_blocks.append(mk)
         self.slot = 0
 
     def total(self, field: str) -> np.ndarray:
@@ -114,12 +126,12 @@ class Recorder:
     def member_series(self) -> np.ndarray:
         """[periods, fields, members] of the recorded periods (series must be kept)."""
         if not self.member_blocks:
-            return np.zeros((0, len(MEMBER_FIELDS), self.members.shape[2]))
+            return np.zeros((0, len(MEMBER_FIELDS), self.n_members))
         return np.concatenate(self.member_blocks)
 
     def market_series(self) -> np.ndarray:
         if not self.market_blocks:
-            return np.zeros((0, len(MARKET_FIELDS), self.markets.shape[2]))
+            return np.zeros((0, len(MARKET_FIELDS), self.n_markets))
         return np.concatenate(self.market_blocks)
 
 
@@ -151,7 +163,7 @@ def summarize(model: Any) -> dict[str, Any]:
     served = rec.market_total("served_on_arrival")
     profit = rec.total("profit")
     cost = rec.total("holding_cost") + rec.total("backlog_cost")
-    units = rec.total("units_sold")
+    units = rec.total("shipped")
     value = rec.total("sales_value")
     var_d = rec.demand_variance()
     var_o = rec.order_variance()

@@ -38,7 +38,14 @@ from channel_agents.contracts import contract_book
 from channel_agents.ledger import Ledger
 from channel_agents.logistics import Logistics
 from channel_agents.members import AGENT_CLASSES, ChannelMember
-from channel_agents.metrics import Recorder, market_frame, series_frame, summarize
+from channel_agents.metrics import (
+    MARKET_FIELDS,
+    MEMBER_FIELDS,
+    Recorder,
+    market_frame,
+    series_frame,
+    summarize,
+)
 from channel_agents.network import Incidence, compile_topology
 from channel_agents.observations import OrderObservation, PriceObservation, SharedOrderObservation
 from channel_agents.policies.ordering import ORDERING_POLICIES, OrderingPolicy
@@ -104,7 +111,14 @@ class ChannelModel(mesa.Model):
         self._setup_costs(cfg)
         self._setup_prices(cfg)
         self._setup_ordering(cfg)
-        self.recorder = Recorder(topo.n_members, len(cfg.markets), self.periods, keep_series)
+        self.recorder = Recorder(
+            self._raw_records(),
+            self._derive_fields,
+            topo.n_members,
+            len(cfg.markets),
+            self.periods,
+            keep_series,
+        )
         self.check = check
         self.datacollector = (
             mesa.DataCollector(
@@ -142,6 +156,8 @@ class ChannelModel(mesa.Model):
         self.backlog_cost = np.array(self._member_attr(cfg, "backlog_cost")) * channel
         self.transport_cost = np.array([e.transport_cost for e in cfg.edges])
         self.has_transport = bool(self.transport_cost.any())
+        self._zeros_m = np.zeros(topo.n_members)
+
         # the seller pays transport: per unit sold, the mean over its sales edges
         sums = np.bincount(topo.seller, weights=self.transport_cost, minlength=topo.n_members)
         counts = np.bincount(topo.seller, minlength=topo.n_members)
@@ -155,9 +171,11 @@ class ChannelModel(mesa.Model):
         self.pair_cell = Incidence(
             mk.pair_retailer * n_products + mk.pair_product, topo.n_members * n_products
         )
-        pair_count = np.bincount(
-            mk.pair_retailer * n_products + mk.pair_product, minlength=topo.n_members * n_products
-        )
+        self._cell = mk.pair_retailer * n_products + mk.pair_product
+        pair_count = np.bincount(self._cell, minlength=topo.n_members * n_products)
+        self._pairs_are_cells = bool((pair_count <= 1).all())
+        self._markets_are_pairs = mk.n_pairs == mk.n
+        self._demand_buf = np.zeros((topo.n_members, n_products))
         self.cell_pairs = pair_count.reshape(topo.n_members, n_products).astype(float)
 
     def _setup_prices(self, cfg: ScenarioConfig) -> None:
@@ -271,6 +289,8 @@ class ChannelModel(mesa.Model):
                 for i, e in enumerate(cfg.edges)
                 if not topo.is_source[topo.seller[i]] and self._has_open_terms(i)
             ]
+        if not self._open:
+            return
         due = [(i, neg) for i, neg in self._open if t % neg.contract_period == 0]
         if not due:
             return
@@ -444,6 +464,7 @@ class ChannelModel(mesa.Model):
             self.subtree = topo.subtree_matrix()
             self.echelon_lead = topo.echelon_lead_time()
         self.allow_returns = self.logistics.allow_returns
+        self._constants: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
 
     def _planning_problem(self, cfg: ScenarioConfig, ks: np.ndarray):
         """The serial chain and its end-demand path, for a perfect-foresight planner."""
@@ -534,40 +555,56 @@ class ChannelModel(mesa.Model):
             self.retail_price[cells, mk.pair_product[mk.cournot[mk.pair_market]]] = mk.market_price[
                 mk.pair_market[mk.cournot[mk.pair_market]]
             ]
-        demand = (self.pair_cell @ pair_demand).reshape(shape)
+        cell = self._cell
+        if self._pairs_are_cells:  # one market pair per (retailer, product): a scatter
+            demand = self._demand_buf
+            demand.flat[cell] = pair_demand
+        else:
+            demand = (self.pair_cell @ pair_demand).reshape(shape)
         stock, backlog = lg.stock, lg.consumer_backlog
         from_backlog = np.minimum(stock, backlog)
         new = np.minimum(stock - from_backlog, demand)
         sold = from_backlog + new
         stock -= sold
         self.consumer_units_total += float(sold.sum())
-        unmet = demand - new
         backlog -= from_backlog
-        backlog += unmet * lg.keeps_backlog[:, None]
+        backlog += (demand - new) * lg.keeps_backlog[:, None]
         # attribute each retailer's sales to its market pairs
-        cell = mk.pair_retailer * shape[1] + mk.pair_product
-        flat_demand = demand.reshape(-1)[cell]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            weight = np.where(
-                flat_demand > 0, pair_demand / flat_demand, 1.0 / self.cell_pairs.reshape(-1)[cell]
-            )
-        pair_sold = weight * sold.reshape(-1)[cell]
-        pair_new = weight * new.reshape(-1)[cell]
-        pair_price = self.retail_price.reshape(-1)[cell]
+        if self._pairs_are_cells:
+            pair_sold = sold.flat[cell]
+            pair_new = new.flat[cell]
+        else:
+            flat_demand = demand.reshape(-1)[cell]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                weight = np.where(
+                    flat_demand > 0,
+                    pair_demand / flat_demand,
+                    1.0 / self.cell_pairs.reshape(-1)[cell],
+                )
+            pair_sold = weight * sold.reshape(-1)[cell]
+            pair_new = weight * new.reshape(-1)[cell]
+        pair_price = self.retail_price.flat[cell]
         revenue = (sold * self.retail_price).sum(axis=1)
         self.ledger.receive_consumer_spend(revenue)
         if self.any_perishable:
             self._end_season()
+        per_market = self._per_market
         return {
             "demand": demand,
             "sold": sold,
             "revenue": revenue,
-            "market_demand": mk.retailers_of @ pair_demand,
-            "market_sold": mk.retailers_of @ pair_sold,
-            "market_new": mk.retailers_of @ pair_new,
-            "market_spend": mk.retailers_of @ (pair_sold * pair_price),
-            "market_surplus": mk.surplus(pair_sold),
+            "market_demand": per_market(pair_demand),
+            "market_sold": (market_sold := per_market(pair_sold)),
+            "market_new": per_market(pair_new),
+            "market_spend": per_market(pair_sold * pair_price),
+            "market_surplus": mk.surplus_of_sales(market_sold),
         }
+
+    def _per_market(self, pair_values: np.ndarray) -> np.ndarray:
+        """Sum (market, retailer) pair values per market (pairs are in market order)."""
+        if self._markets_are_pairs:
+            return pair_values
+        return self.markets.retailers_of @ pair_values
 
     def _end_season(self) -> None:
         """Perishable members' leftovers leave the channel: returned to the supplier under
@@ -611,12 +648,13 @@ class ChannelModel(mesa.Model):
     def charge_costs(self, shipped: np.ndarray) -> dict[str, np.ndarray]:
         """Phase 4: holding on stock after shipping, backlog, transport; paid out."""
         lg = self.logistics
+        self.owed = lg.backlog_owed()  # after shipping; reused by decisions and recording
         holding = self.holding_cost * lg.stock.sum(axis=1)
-        backlog = self.backlog_cost * lg.backlog_owed().sum(axis=1)
+        backlog = self.backlog_cost * self.owed.sum(axis=1)
         if self.has_transport:
             transport = lg.by_seller @ (self.transport_cost * shipped.sum(axis=1))
         else:
-            transport = np.zeros_like(holding)
+            transport = self._zeros_m
         self.ledger.pay_outside(holding + backlog + transport)
         return {"holding": holding, "backlog": backlog, "transport": transport}
 
@@ -682,10 +720,21 @@ class ChannelModel(mesa.Model):
             curve = response.inner.demand
             self.edge_price[e] = max((1 - L) * float(curve.inverse(q)) + L * c, c)
 
+    def _group_constants(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A group's lead times and return permissions (fixed for the run), read-only."""
+        key = ks.tobytes()
+        cached = self._constants.get(key)
+        if cached is None:
+            cached = (self.lead_time[ks], self.allow_returns[ks])
+            for arr in cached:
+                arr.flags.writeable = False
+            self._constants[key] = cached
+        return cached
+
     def decide_orders(self, t: int, incoming: np.ndarray) -> np.ndarray:
         lg = self.logistics
         stock = lg.stock
-        backlog = lg.backlog_owed()
+        backlog = self.owed
         supply_line = lg.supply_line()
         if self.shared:
             end = self.subtree @ (incoming * self.is_retailer[:, None])
@@ -695,10 +744,11 @@ class ChannelModel(mesa.Model):
         order = np.zeros_like(stock)
         unit_cost = self._unit_cost() if self.needs_unit_cost else None
         for ks, policy in self.ordering_groups:
+            lead_time, allow_returns = self._group_constants(ks)
             common = {
                 "period": t, "incoming": incoming[ks], "stock": stock[ks],
                 "backlog": backlog[ks], "supply_line": supply_line[ks],
-                "lead_time": self.lead_time[ks], "allow_returns": self.allow_returns[ks],
+                "lead_time": lead_time, "allow_returns": allow_returns,
             }  # fmt: skip
             if policy.needs_knowledge:
                 common["unit_cost"] = unit_cost[ks]
@@ -725,44 +775,88 @@ class ChannelModel(mesa.Model):
         scale = np.divide(budget, value, out=np.ones_like(value), where=over)
         return np.where(q > 0, q * scale[self.topology.buyer][:, None], q)
 
+    def _raw_records(self) -> dict[str, tuple[int, ...]]:
+        """The raw quantities recorded each period, with their shapes."""
+        m, e, k = self.topology.n_members, self.topology.n_edges, len(self.config.markets)
+        p = len(self.products)
+        shapes = {
+            "placed": (e, p), "shipped": (e, p), "edge_price": (e, p), "invoice": (e,),
+            "incoming": (m, p), "stock": (m, p), "owed": (m, p), "retail_sold": (m, p),
+            "holding": (m,), "backlog_cost": (m,), "transport": (m,), "interest": (m,),
+            "cash": (m,), "retail_revenue": (m,), "salvage": (m,),
+        }  # fmt: skip
+        shapes.update({f"market_{f}": (k,) for f in MARKET_FIELDS})
+        return shapes
+
     def record(self, market, shipped, returned, costs, placed, incoming) -> None:
-        """Phase 8: this period's values into the recorder's preallocated rows."""
-        lg, led = self.logistics, self.ledger
-        row, mrow = self.recorder.rows()
-        by_seller, by_buyer = lg.by_seller, lg.by_buyer
-        sold_edges = shipped.sum(axis=1)
-        sales_value_edges = (shipped * self.edge_price).sum(axis=1)
-        revenue = by_seller @ self.invoice_amount + market["revenue"] + self.salvage_income
-        purchases = by_buyer @ self.invoice_amount
-        other = costs["transport"] + self.interest
-        row[0] = by_buyer @ placed.sum(axis=1)
-        row[1] = incoming.sum(axis=1)
-        units = by_seller @ sold_edges + market["sold"].sum(axis=1)
-        row[2] = units
-        row[3] = lg.stock.sum(axis=1)
-        row[4] = lg.backlog_owed().sum(axis=1)
-        row[5] = costs["holding"]
-        row[6] = costs["backlog"]
-        row[7] = revenue
-        row[8] = purchases
-        row[9] = other
-        row[10] = revenue - purchases - costs["holding"] - costs["backlog"] - other
-        row[11] = led.cash
-        row[12] = units
-        row[13] = by_seller @ sales_value_edges + market["revenue"]
-        mrow[0] = market["market_demand"]
-        mrow[1] = market["market_sold"]
-        mrow[2] = market["market_new"]
-        mrow[3] = market["market_spend"]
-        mrow[4] = market["market_surplus"]
-        self.recorder.advance()
+        """Phase 8: copy this period's raw quantities into the recorder's slots."""
+        rec, lg = self.recorder, self.logistics
+        slot = rec.slot
+        raw = rec.raw
+        raw["placed"][slot] = placed
+        raw["shipped"][slot] = shipped
+        raw["edge_price"][slot] = self.edge_price
+        raw["invoice"][slot] = self.invoice_amount
+        raw["incoming"][slot] = incoming
+        raw["stock"][slot] = lg.stock
+        raw["owed"][slot] = self.owed
+        raw["retail_sold"][slot] = market["sold"]
+        raw["holding"][slot] = costs["holding"]
+        raw["backlog_cost"][slot] = costs["backlog"]
+        raw["transport"][slot] = costs["transport"]
+        raw["interest"][slot] = self.interest
+        raw["cash"][slot] = self.ledger.cash
+        raw["retail_revenue"][slot] = market["revenue"]
+        raw["salvage"][slot] = self.salvage_income
+        raw["market_demand"][slot] = market["market_demand"]
+        raw["market_sold"][slot] = market["market_sold"]
+        raw["market_served_on_arrival"][slot] = market["market_new"]
+        raw["market_spend"][slot] = market["market_spend"]
+        raw["market_surplus"][slot] = market["market_surplus"]
+        rec.advance()
         if self.datacollector is not None:
             self.last = {
-                "end_demand": float(mrow[0].sum()),
-                "units_sold": float(mrow[1].sum()),
-                "consumer_surplus": float(mrow[4].sum()),
-                "team_cost": float((row[5] + row[6]).sum()),
+                "end_demand": float(market["market_demand"].sum()),
+                "units_sold": float(market["market_sold"].sum()),
+                "consumer_surplus": float(market["market_surplus"].sum()),
+                "team_cost": float((costs["holding"] + costs["backlog"]).sum()),
             }
+
+    def _derive_fields(self, raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-member and per-market fields (metrics.MEMBER_FIELDS, MARKET_FIELDS) for a
+        block of periods at once, from the raw records."""
+        lg = self.logistics
+
+        def to_sellers(edge_values: np.ndarray) -> np.ndarray:  # [n, E] -> [n, M]
+            return (lg.by_seller @ edge_values.T).T
+
+        def to_buyers(edge_values: np.ndarray) -> np.ndarray:
+            return (lg.by_buyer @ edge_values.T).T
+
+        invoice = raw["invoice"]
+        revenue = to_sellers(invoice) + raw["retail_revenue"] + raw["salvage"]
+        purchases = to_buyers(invoice)
+        other = raw["transport"] + raw["interest"]
+        shipped = to_sellers(raw["shipped"].sum(axis=2)) + raw["retail_sold"].sum(axis=2)
+        fields = {
+            "orders": to_buyers(raw["placed"].sum(axis=2)),
+            "incoming": raw["incoming"].sum(axis=2),
+            "shipped": shipped,
+            "stock": raw["stock"].sum(axis=2),
+            "backlog": raw["owed"].sum(axis=2),
+            "holding_cost": raw["holding"],
+            "backlog_cost": raw["backlog_cost"],
+            "revenue": revenue,
+            "purchases": purchases,
+            "other_costs": other,
+            "profit": revenue - purchases - raw["holding"] - raw["backlog_cost"] - other,
+            "cash": raw["cash"],
+            "sales_value": to_sellers((raw["shipped"] * raw["edge_price"]).sum(axis=2))
+            + raw["retail_revenue"],
+        }
+        members = np.stack([fields[f] for f in MEMBER_FIELDS], axis=1)
+        markets = np.stack([raw[f"market_{f}"] for f in MARKET_FIELDS], axis=1)
+        return members, markets
 
     # ------------------------------------------------------------------ running
     def run(self, progress: Any = None) -> None:
