@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	echo "Using $$py ($$($$py --version))"; \
 	$$py -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,dask]'
+	$(PY) -m pip install --quiet -e '.[dev,dask,sensitivity,viz,rl]'
 	@touch $(STAMP)
 
 install: $(STAMP)

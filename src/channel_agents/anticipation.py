@@ -412,10 +412,10 @@ def retailer_market(cfg, name: str):
 
 def demand_curve(market) -> DemandCurve | None:
     """A market's expected demand curve, if its demand responds to price."""
-    from channel_agents.config import IsoelasticDemand, LinearDemand
+    from channel_agents.config import AdvertisedLinearDemand, IsoelasticDemand, LinearDemand
 
     d = market.demand
-    if isinstance(d, LinearDemand):
+    if isinstance(d, LinearDemand | AdvertisedLinearDemand):
         return DemandCurve("linear", a=d.a, b=d.b)
     if isinstance(d, IsoelasticDemand):
         return DemandCurve("isoelastic", scale=d.scale, elasticity=d.elasticity)

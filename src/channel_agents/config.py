@@ -116,6 +116,15 @@ class CentralPlanOrdering(_Block):
     policy: Literal["central_plan"]
 
 
+class LearnedOrdering(_Block):
+    """A trained policy loaded from ``path`` (relative to the working directory): a
+    linear policy's ``.npz`` or a pickled callable (``.pkl``, ``.pickle``: trusted
+    files only, loading runs code). See channel_agents.policies.learned."""
+
+    policy: Literal["learned"]
+    path: Annotated[str, Field(min_length=1)]
+
+
 Ordering = Annotated[
     CentralPlanOrdering
     | StermanOrdering
@@ -123,7 +132,8 @@ Ordering = Annotated[
     | SSOrdering
     | PassThroughOrdering
     | FixedOrdering
-    | NewsvendorOrdering,
+    | NewsvendorOrdering
+    | LearnedOrdering,
     Field(discriminator="policy"),
 ]
 
@@ -396,8 +406,22 @@ class IsoelasticDemand(_Block):
     elasticity: Annotated[float, Field(gt=1)]
 
 
+class AdvertisedLinearDemand(_Block):
+    """Linear demand that advertising expands: q = (a - b p)(k_r sqrt(m_r) + k_m sqrt(m_m)),
+    m_r the retailer's and m_m its manufacturer's advertising spend per period;
+    ``coop`` lets the manufacturer pay a share of the retailer's advertising."""
+
+    kind: Literal["advertised_linear"]
+    a: Positive
+    b: Annotated[float, Field(ge=1e-9, le=MAX_VALUE)]
+    k_r: NonNeg = 1.0
+    k_m: NonNeg = 1.0
+    coop: bool = True
+
+
 Demand = Annotated[
-    ConstantDemand
+    AdvertisedLinearDemand
+    | ConstantDemand
     | StepDemand
     | NormalDemand
     | PoissonDemand
@@ -407,7 +431,7 @@ Demand = Annotated[
     | IsoelasticDemand,
     Field(discriminator="kind"),
 ]
-PRICE_RESPONSIVE = (LinearDemand, IsoelasticDemand)
+PRICE_RESPONSIVE = (LinearDemand, IsoelasticDemand, AdvertisedLinearDemand)
 
 
 class MarketConfig(_Block):
@@ -423,10 +447,12 @@ class MarketConfig(_Block):
 
     @model_validator(mode="after")
     def _sampled_needs_population(self) -> MarketConfig:
-        if self.mode == "sampled" and isinstance(self.demand, IsoelasticDemand):
+        if self.mode == "sampled" and isinstance(
+            self.demand, IsoelasticDemand | AdvertisedLinearDemand
+        ):
             raise ValueError("mode 'sampled' needs demand kind 'linear' (a WTP population)")
         if self.clearing == "cournot" and not isinstance(
-            self.demand, LinearDemand | IsoelasticDemand
+            self.demand, LinearDemand | IsoelasticDemand | AdvertisedLinearDemand
         ):
             raise ValueError(
                 "clearing 'cournot' needs price-responsive demand (linear or isoelastic)"
@@ -445,6 +471,7 @@ class StrategyLevers(_Block):
     information: Literal["local", "shared"] = "local"
     replenishment: Literal["independent", "echelon"] = "independent"
     pricing: Literal["stackelberg", "joint"] = "stackelberg"
+    promotion: Literal["independent", "joint"] = "independent"
     contract: Literal[
         "wholesale", "two_part_tariff", "revenue_sharing", "buyback", "quantity_discount"
     ] = "wholesale"

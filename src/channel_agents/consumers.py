@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from channel_agents.config import (
+    AdvertisedLinearDemand,
     AR1Demand,
     ConfigError,
     ConstantDemand,
@@ -107,7 +108,11 @@ class Markets:
         self.rng = end_demand_rng
         self.consumer_rngs = consumer_rngs
         self.price_responsive = np.array(
-            [isinstance(m.demand, LinearDemand | IsoelasticDemand) for m in cfg.markets], dtype=bool
+            [
+                isinstance(m.demand, LinearDemand | IsoelasticDemand | AdvertisedLinearDemand)
+                for m in cfg.markets
+            ],
+            dtype=bool,
         )
         self.any_price_responsive = bool(self.price_responsive.any())
         self.has_surplus = self.price_responsive.copy()
@@ -145,6 +150,9 @@ class Markets:
             dtype=bool,
         )
         self._iso = (param(IsoelasticDemand, "scale"), param(IsoelasticDemand, "elasticity"))
+        self._adv = (param(AdvertisedLinearDemand, "a"), param(AdvertisedLinearDemand, "b"))
+        # advertising's demand multiplier per market (1 where demand is not advertised)
+        self.ad_multiplier = np.ones(self.n)
         self.consumers = np.array([m.consumers for m in cfg.markets], dtype=np.int64)
         self._wtp_buffers = {
             k: np.empty(cfg.markets[k].consumers)
@@ -255,6 +263,12 @@ class Markets:
                 weight = a[j] / len(wtp)
                 q[k] = n_buy * weight
                 self.surplus_per_unit[k] = float(surplus[buyers].sum()) / n_buy if n_buy else 0.0
+        if AdvertisedLinearDemand in kinds:
+            ks = kinds[AdvertisedLinearDemand]
+            a, b = self._adv
+            base = np.maximum(a - b * price[ks], 0.0)
+            q[ks] = self.ad_multiplier[ks] * base
+            self.surplus_per_unit[ks] = base / (2.0 * b)
         if IsoelasticDemand in kinds:
             ks = kinds[IsoelasticDemand]
             scale, e = self._iso

@@ -28,7 +28,7 @@ MEMBER_FIELDS = (
     "backlog_cost",
     "revenue",  # sales to buyers and consumers, net of credits
     "purchases",  # goods bought, net of credits
-    "other_costs",  # transport, interest
+    "other_costs",  # transport, interest, advertising
     "profit",
     "cash",
     "sales_value",  # value of the units shipped or sold, at the selling price
@@ -197,8 +197,12 @@ def summarize(model: Any) -> dict[str, Any]:
             topo.names[k]: (_num(var_o[k] / var_d) if var_d > 1e-12 else None) for k in channel
         },
         "lowest_cash": {topo.names[k]: _num(rec.cash_min[k]) for k in channel},
-        "advertising": None,
-        "coop_share": None,
+        "advertising": (
+            {topo.names[k]: _num(model.advertising[k]) for k in channel}
+            if getattr(model, "has_advertising", False)
+            else None
+        ),
+        "coop_share": _coop_share(model),
         "by_product": by_product,
         "periods": int(rec.count),
         "warmup": int(model.warmup),
@@ -206,6 +210,17 @@ def summarize(model: Any) -> dict[str, Any]:
         "config": model.config.source_path or model.config.name,
     }
     return summary
+
+
+def _coop_share(model: Any) -> float | None:
+    """Share of retailers' advertising paid by their manufacturers (None without co-op)."""
+    if not getattr(model, "has_advertising", False):
+        return None
+    topo = model.topology
+    retail = float(
+        model.advertising[[r for r in range(topo.n_members) if topo.roles[r] == "retailer"]].sum()
+    )
+    return _ratio(float(model.coop_paid.sum()), retail) if retail > 0 else None
 
 
 def series_frame(model: Any) -> pd.DataFrame:

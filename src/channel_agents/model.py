@@ -210,6 +210,7 @@ class ChannelModel(mesa.Model):
             if isinstance(p, FixedPricing) and topo.roles[k] == "retailer"
         }
         self.responses = build_responses(cfg, topo, book, fixed_retail)
+        pricing = self._setup_promotions(cfg, pricing)
         lever = {"stackelberg": StackelbergPricing, "joint": JointPricing}[self.levers.pricing]
         groups: dict[tuple[int, str], list[int]] = defaultdict(list)
         for k in range(topo.n_members):
@@ -239,6 +240,56 @@ class ChannelModel(mesa.Model):
         self.agreements: dict[int, Any] = {}
         self.negotiate(0)
         self.decide_prices()
+
+    def _setup_promotions(self, cfg: ScenarioConfig, pricing: list[Any]) -> list[Any]:
+        """Advertising plans for markets whose demand advertising expands (theory card 5).
+
+        Each such market's retailer and its supplier (the manufacturer) play the
+        advertising game of policies/promotion.py: siloed, the manufacturer leads
+        with its wholesale price, its spend and a co-op share; joint, the channel
+        chooses price and both spends. The plan fixes the retail price (and, siloed,
+        the wholesale price) for the run; spends are paid every period.
+        """
+        from channel_agents.config import AdvertisedLinearDemand
+        from channel_agents.policies.promotion import joint_plan, siloed_plan
+
+        topo = self.topology
+        self.advertising = np.zeros(topo.n_members)
+        self.coop_paid = np.zeros(topo.n_edges)
+        self.ad_plans: dict[int, Any] = {}
+        for j, market in enumerate(cfg.markets):
+            d = market.demand
+            if not isinstance(d, AdvertisedLinearDemand):
+                continue
+            if len(market.retailers) != 1:
+                raise ConfigError(
+                    "advertised demand is modelled for one retailer per market",
+                    file=cfg.source_path,
+                    path=f"markets[{j}].retailers",
+                )
+            r = topo.names.index(market.retailers[0])
+            e = int(topo.supply_edges[r][0])
+            m = int(topo.seller[e])
+            cost = float(self._unit_cost()[m, 0]) + float(self.transport_cost[e])
+            if self.levers.promotion == "joint":
+                plan = joint_plan(d.a, d.b, cost, d.k_r, d.k_m)
+            else:
+                plan = siloed_plan(d.a, d.b, cost, d.k_r, d.k_m, d.coop)
+                self.edge_price[e] = plan.wholesale_price
+                self.edge_price_is_fixed[e] = True
+                self.contracts.wholesale_price[e] = plan.wholesale_price
+            pricing[r] = FixedPricing(policy="fixed", price=float(plan.retail_price))
+            self.advertising[r] += plan.retailer_spend
+            if not topo.is_source[m]:
+                self.advertising[m] += plan.manufacturer_spend
+            self.coop_paid[e] = plan.coop_share * plan.retailer_spend
+            self.markets.ad_multiplier[j] = d.k_r * np.sqrt(plan.retailer_spend) + d.k_m * np.sqrt(
+                plan.manufacturer_spend
+            )
+            self.ad_plans[r] = (plan, e, d)
+        self.has_advertising = bool(self.advertising.any())
+        self.has_coop = bool(self.coop_paid.any())
+        return pricing
 
     def _setup_settlement(self, cfg: ScenarioConfig) -> None:
         """Arrays for the contract terms settled each period: fees, shares, buybacks."""
@@ -400,6 +451,16 @@ class ChannelModel(mesa.Model):
         under its pricing rule, plus the fees it receives from its own buyers."""
         response = self.responses[k]
         w = np.array([unit_cost])
+        if k in self.ad_plans:  # a retailer in an advertising game: its plan's profit
+            plan, _, d = self.ad_plans[k]
+            q = plan.demand(d.a, d.b, d.k_r, d.k_m)
+            margin = (plan.retail_price - unit_cost) * q - (
+                1 - plan.coop_share
+            ) * plan.retailer_spend
+            fees = float(
+                np.nan_to_num(self.contracts.fixed_fee[self.topology.sales_edges[k]]).sum()
+            )
+            return margin + fees
         if response is None:
             margin = 0.0
         elif self.pricing[k].policy == "joint":
@@ -633,6 +694,8 @@ class ChannelModel(mesa.Model):
         amount = ((shipped - returned) * self.edge_price).sum(axis=1)
         if self.has_fees:
             amount = amount + np.nan_to_num(self.contracts.fixed_fee)
+        if self.has_coop:  # the manufacturer pays its share of the retailer's advertising
+            amount = amount - self.coop_paid
         if self.any_perishable:
             amount = amount + self.season_credit
         if self.has_sharing:
@@ -656,6 +719,8 @@ class ChannelModel(mesa.Model):
         else:
             transport = self._zeros_m
         self.ledger.pay_outside(holding + backlog + transport)
+        if self.has_advertising:
+            self.ledger.pay_outside(self.advertising)
         return {"holding": holding, "backlog": backlog, "transport": transport}
 
     def settle_payments(self, t: int) -> None:
@@ -783,7 +848,7 @@ class ChannelModel(mesa.Model):
             "placed": (e, p), "shipped": (e, p), "edge_price": (e, p), "invoice": (e,),
             "incoming": (m, p), "stock": (m, p), "owed": (m, p), "retail_sold": (m, p),
             "holding": (m,), "backlog_cost": (m,), "transport": (m,), "interest": (m,),
-            "cash": (m,), "retail_revenue": (m,), "salvage": (m,),
+            "cash": (m,), "retail_revenue": (m,), "salvage": (m,), "advertising": (m,),
         }  # fmt: skip
         shapes.update({f"market_{f}": (k,) for f in MARKET_FIELDS})
         return shapes
@@ -808,6 +873,7 @@ class ChannelModel(mesa.Model):
         raw["cash"][slot] = self.ledger.cash
         raw["retail_revenue"][slot] = market["revenue"]
         raw["salvage"][slot] = self.salvage_income
+        raw["advertising"][slot] = self.advertising
         raw["market_demand"][slot] = market["market_demand"]
         raw["market_sold"][slot] = market["market_sold"]
         raw["market_served_on_arrival"][slot] = market["market_new"]
@@ -836,7 +902,7 @@ class ChannelModel(mesa.Model):
         invoice = raw["invoice"]
         revenue = to_sellers(invoice) + raw["retail_revenue"] + raw["salvage"]
         purchases = to_buyers(invoice)
-        other = raw["transport"] + raw["interest"]
+        other = raw["transport"] + raw["interest"] + raw["advertising"]
         shipped = to_sellers(raw["shipped"].sum(axis=2)) + raw["retail_sold"].sum(axis=2)
         fields = {
             "orders": to_buyers(raw["placed"].sum(axis=2)),

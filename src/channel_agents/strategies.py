@@ -10,6 +10,7 @@ the scenario leaves open (DESIGN.md, "Configuration").
 | replenishment | independent | echelon order-up-to on end demand |
 | pricing | stackelberg (each for itself, leaders anticipating followers) | joint (channel optimum) |
 | contract | wholesale (price posted by the seller) | two_part_tariff (w = marginal cost + a fee) |
+| promotion | independent (manufacturer leads; co-op share if the market allows) | joint (advertising that maximizes channel profit) |
 | bargaining | take_it_or_leave_it | nash (equal power unless the edge says otherwise) |
 
 The pricing lever acts on members with price-responsive demand below them
@@ -27,6 +28,7 @@ PRESETS: dict[str, StrategyLevers] = {
         information="shared",
         replenishment="echelon",
         pricing="joint",
+        promotion="joint",
         contract="two_part_tariff",
         bargaining="nash",
     ),

@@ -284,6 +284,42 @@ def checks() -> Iterator[Check]:
         {k: t[k] for k in keys}, bg_read,
     )  # fmt: skip
 
+    ca_cfg = _config("theory/coop_advertising.yaml")
+
+    def ad_read(s: dict[str, Any], _m: Any) -> dict[str, float]:
+        out = {
+            "retail_price": s["retail_price"],
+            "demand": s["units_sold"],
+            "consumer_surplus": s["consumer_surplus"],
+            "channel_profit": s["channel_profit"],
+            "advertising_retailer": s["advertising"]["retailer"],
+            "advertising_manufacturer": s["advertising"]["manufacturer"],
+            "wholesale_price": s["price"]["manufacturer"],
+            "coop_share": s["coop_share"],
+            "manufacturer_profit": s["profit"]["manufacturer"],
+            "retailer_profit": s["profit"]["retailer"],
+        }
+        return {k: v for k, v in out.items() if v is not None}
+
+    for arm, over in (
+        ("coop", ()),
+        ("no_coop", ("markets.town.demand.coop=false",)),
+        ("cooperative", ("strategy=cooperative",)),
+    ):
+        t = theory.coop_advertising(10, 1, 2, 1, 1, arm)
+        keys = [
+            "retail_price",
+            "demand",
+            "consumer_surplus",
+            "channel_profit",
+            "advertising_retailer",
+            "advertising_manufacturer",
+        ]
+        if arm != "cooperative":
+            keys += ["wholesale_price", "coop_share", "manufacturer_profit", "retailer_profit"]
+        expected = {k: t[k] for k in keys if not (k == "coop_share" and t[k] == 0)}
+        yield Check(5, f"co-op advertising, {arm}", ca_cfg, over, expected, ad_read)
+
     beer = _config("beer_game.yaml")
     yield Check(
         4, "beer game, Sterman mean estimates", beer, (),
