@@ -550,8 +550,13 @@ def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
-        key_path = _duplicate_path(text, mark.line) if mark else ""
         where = f" (line {mark.line + 1})" if mark else ""
+        if not str(exc.problem).startswith("duplicate key"):
+            raise ConfigError(
+                f"YAML syntax error: unsupported tag{where}: only plain YAML data is allowed",
+                file=shown,
+            ) from None
+        key_path = _duplicate_path(text, mark.line) if mark else ""
         raise ConfigError(
             f"{exc.problem}{where}: each key may appear once", file=shown, path=key_path
         ) from None
