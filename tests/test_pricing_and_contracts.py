@@ -3,6 +3,7 @@ parameters in the model's domain: the simulation is tested against theory, not i
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -168,3 +169,24 @@ def test_two_part_tariff_at_marginal_cost_coordinates_whatever_the_fee(fee):
     assert s["profit"]["manufacturer"] == pytest.approx(
         t["manufacturer_profit"], rel=1e-6, abs=1e-6
     )
+
+
+@settings(max_examples=5, deadline=None)
+@given(a=st.floats(50, 300), b=st.floats(0.5, 4), frac=st.floats(0.1, 0.6))
+def test_adaptive_pricing_learns_the_stackelberg_price_from_its_own_sales(a, b, frac):
+    c = frac * a / b
+    cfg = chain(1, a=a, b=b, c=c, periods=300)
+    cfg["members"]["retailer"]["demand_knowledge"] = "estimated"
+    series = ca.run(cfg).series
+    price = (series["sales_value"] / series["shipped"]).to_numpy()
+    best = (a / b + c) / 2  # the monopoly price for q = a - b p at unit cost c
+    # the last probing cycles (+2 %, 0, -2 %) average to the learned price
+    assert np.mean(price[-30:]) == pytest.approx(best, rel=2e-3)
+
+
+def test_quantity_discount_needs_price_responsive_demand_below():
+    cfg = chain(2, a=100, b=2, c=10)
+    cfg["markets"][0]["demand"] = {"kind": "constant", "value": 5}
+    cfg["edges"][1]["contract"] = {"type": "quantity_discount", "retailer_share": 0.5}
+    with pytest.raises(ca.config.ConfigError, match="quantity_discount"):
+        ca.run(cfg)

@@ -234,3 +234,57 @@ def test_compare_plot_writes_a_png(tmp_path):
 def test_bad_arm_is_refused_with_exit_2(capsys):
     assert main(["compare", "configs/three_tier.yaml", "--arms", "siloed,teamwork"]) == 2
     assert "teamwork" in capsys.readouterr().err
+
+
+def test_member_information_key_overrides_the_lever_for_that_member():
+    seen = []
+    cfg = ca.config.load_config(BULLWHIP, ["members.factory.information=shared", "strategy=siloed"])
+    model = ChannelModel(cfg, rng=1)
+    from channel_agents.policies.ordering import Callback
+
+    model.set_ordering_policy(
+        "factory", Callback(lambda obs: seen.append(obs) or np.zeros((1, 1)), 1, 1)
+    )
+    probe = []
+    model.set_ordering_policy(
+        "retailer", Callback(lambda obs: probe.append(obs) or np.zeros((1, 1)), 1, 1)
+    )
+    model.information[model.topology.names.index("factory")] = True  # seated groups keep levels
+    model.step()
+    assert isinstance(seen[0], SharedOrderObservation)
+    assert type(probe[0]) is OrderObservation
+
+
+def test_echelon_rule_on_a_local_member_is_refused():
+    with pytest.raises(ca.config.ConfigError, match="shared information"):
+        ChannelModel(
+            ca.config.load_config(
+                BULLWHIP, ["members.factory.ordering={policy: order_up_to, echelon: true}"]
+            )
+        )
+    # with the member's own information shared it runs
+    ChannelModel(ca.config.load_config(BULLWHIP, [
+        "members.factory.ordering={policy: order_up_to, echelon: true}",
+        "members.factory.information=shared",
+    ]))  # fmt: skip
+
+
+def test_vendor_managed_inventory_has_the_supplier_rule_order_for_the_retailer():
+    over = ["members.wholesaler.ordering={policy: fixed, quantity: 77}", "periods=10"]
+    vmi = ca.run(
+        BULLWHIP, overrides=[*over, "strategy={information: shared, replenishment: vendor_managed}"]
+    )
+    retailer = vmi.series[vmi.series.member == "retailer"]["orders"].to_numpy()
+    assert retailer == pytest.approx(np.full(10, 77.0))  # the vendor's rule decides
+    own = ca.run(BULLWHIP, overrides=over).series
+    assert not np.allclose(own[own.member == "retailer"]["orders"], 77.0)
+
+
+@pytest.mark.parametrize(
+    "preset",
+    ["configs/three_tier.yaml", "configs/distribution_tree.yaml", "configs/two_manufacturers.yaml"],
+)
+def test_presets_run_with_every_invariant_checked(preset):
+    for strategy in ("siloed", "cooperative"):
+        s = ca.run(preset, overrides=[f"strategy={strategy}", "periods=60"], check=True).summary
+        assert s["units_sold"] > 0 and s["channel_profit"] is not None

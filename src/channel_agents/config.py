@@ -177,7 +177,7 @@ class AdaptivePricing(_Block):
     """
 
     policy: Literal["adaptive"]
-    initial_price: Annotated[float, Field(gt=0)]
+    initial_price: Annotated[float, Field(gt=0, le=MAX_VALUE)] | None = None
     exploration: Annotated[float, Field(ge=0, le=0.5)] = 0.02
     memory: Annotated[int, Field(ge=3, strict=True)] = 50
 
@@ -295,6 +295,8 @@ class MemberDefaults(_Block):
     credit_limit: NonNeg | None = None
     perishable: bool = False
     salvage_value: NonNeg = 0.0
+    demand_knowledge: Literal["complete", "estimated"] = "complete"
+    information: Literal["local", "shared"] | None = None
 
 
 class MemberConfig(_Block):
@@ -316,6 +318,8 @@ class MemberConfig(_Block):
     credit_limit: NonNeg | None = None
     perishable: bool | None = None
     salvage_value: NonNeg | None = None
+    demand_knowledge: Literal["complete", "estimated"] | None = None
+    information: Literal["local", "shared"] | None = None
 
 
 class EdgeConfig(_Block):
@@ -469,7 +473,7 @@ class StrategyLevers(_Block):
     """The independent levers of a strategy; unset levers take the siloed value."""
 
     information: Literal["local", "shared"] = "local"
-    replenishment: Literal["independent", "echelon"] = "independent"
+    replenishment: Literal["independent", "echelon", "vendor_managed"] = "independent"
     pricing: Literal["stackelberg", "joint"] = "stackelberg"
     promotion: Literal["independent", "joint"] = "independent"
     contract: Literal[

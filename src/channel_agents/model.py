@@ -23,6 +23,7 @@ import numpy as np
 
 from channel_agents.anticipation import UpstreamMember, build_responses
 from channel_agents.config import (
+    AdaptivePricing,
     ConfigError,
     CostPlusPricing,
     FixedPricing,
@@ -186,6 +187,7 @@ class ChannelModel(mesa.Model):
         self.edge_price = np.zeros((topo.n_edges, n_products))
         self.retail_price = np.zeros((topo.n_members, n_products))
         self.commitment = np.zeros((topo.n_members, n_products))  # Cournot quantities
+        self.last_units = np.zeros((topo.n_members, n_products))  # sold last period
         self.edge_price_is_fixed = np.isfinite(book.wholesale_price)
         self.edge_price[:] = np.nan_to_num(book.wholesale_price)[:, None]
         # unit cost of a member: its supply edges' prices weighted by order share
@@ -219,11 +221,13 @@ class ChannelModel(mesa.Model):
             if pricing[k] is None:
                 # the pricing lever acts where a member has demand below it to price against
                 has_power = self.responses[k] is not None
-                pricing[k] = (
-                    lever(policy=self.levers.pricing)
-                    if has_power
-                    else CostPlusPricing(policy="cost_plus")
-                )
+                knowledge = self._member_attr(cfg, "demand_knowledge")[k]
+                if not has_power:
+                    pricing[k] = CostPlusPricing(policy="cost_plus")
+                elif knowledge == "estimated" and self.levers.pricing == "stackelberg":
+                    pricing[k] = AdaptivePricing(policy="adaptive")  # learns what it cannot know
+                else:
+                    pricing[k] = lever(policy=self.levers.pricing)
             groups[(int(topo.depth[k]), pricing[k].policy)].append(k)
         self.pricing = pricing
         self.pricing_groups: list[tuple[np.ndarray, PricingPolicy]] = []
@@ -313,6 +317,14 @@ class ChannelModel(mesa.Model):
         buyer_salvage = self.salvage_value[topo.buyer]
         self.returns_leftovers = (refund > keeps * buyer_salvage) & self.perishable[topo.buyer]
         self.qd_edges = np.flatnonzero(book.is_("quantity_discount"))
+        for e in self.qd_edges:
+            if self.responses[int(topo.buyer[e])] is None:
+                raise ConfigError(
+                    "a quantity_discount schedule follows the buyer's inverse demand: its buyer "
+                    "must face price-responsive demand (linear or isoelastic)",
+                    file=cfg.source_path,
+                    path=f"edges[{int(e)}].contract",
+                )
         self.qd_volume = np.zeros(topo.n_edges)
         self.qd_periods = 0
         self.salvaged_units_total = 0.0
@@ -483,11 +495,29 @@ class ChannelModel(mesa.Model):
         return self._unit_cost() + self.sales_transport[:, None]
 
     def _setup_ordering(self, cfg: ScenarioConfig) -> None:
+        """Ordering rules grouped by (rule, information level), one policy object a group.
+
+        A member's information level is its own ``information`` key, else the
+        defaults', else the strategy's information lever. The replenishment lever
+        ``echelon`` turns order-up-to rules into echelon order-up-to on end demand;
+        ``vendor_managed`` has each retailer's supplier decide the retailer's
+        replenishment with the supplier's own rule, on the retailer's point-of-sale
+        data and position (so the retailer's information is shared).
+        """
         topo = self.topology
         n_products = len(self.products)
         ordering = self._member_attr(cfg, "ordering")
-        echelon = self.levers.replenishment == "echelon"
-        groups: dict[str, list[int]] = defaultdict(list)
+        info = [i or self.levers.information for i in self._member_attr(cfg, "information")]
+        lever = self.levers.replenishment
+        if lever == "vendor_managed":
+            for k in range(topo.n_members):
+                supply = topo.supply_edges[k]
+                if topo.roles[k] == "retailer" and len(supply):
+                    vendor = int(topo.seller[supply[0]])
+                    if not topo.is_source[vendor] and ordering[vendor] is not None:
+                        ordering[k] = ordering[vendor]
+                        info[k] = "shared"
+        groups: dict[tuple[str, str], list[int]] = defaultdict(list)
         for k, name in enumerate(topo.names):
             if topo.is_source[k]:
                 continue
@@ -497,30 +527,32 @@ class ChannelModel(mesa.Model):
                     file=cfg.source_path,
                     path=f"members.{name}.ordering",
                 )
-            if echelon and isinstance(ordering[k], OrderUpToOrdering):
+            if lever == "echelon" and isinstance(ordering[k], OrderUpToOrdering):
                 ordering[k] = ordering[k].model_copy(update={"echelon": True})
-            if getattr(ordering[k], "echelon", False) and self.levers.information != "shared":
+            if getattr(ordering[k], "echelon", False) and info[k] != "shared":
                 own = cfg.members[name].ordering is not None
                 raise ConfigError(
                     "echelon order-up-to needs shared information "
-                    "(strategy: {information: shared} or cooperative)",
+                    "(information: shared on the member, or strategy: {information: shared} "
+                    "or cooperative)",
                     file=cfg.source_path,
                     path=f"members.{name}.ordering.echelon" if own else "defaults.ordering.echelon",
                 )
-            groups[ordering[k].policy].append(k)
+            groups[(ordering[k].policy, info[k])].append(k)
         self.ordering_groups: list[tuple[np.ndarray, OrderingPolicy]] = [
             (
                 np.array(ks, dtype=np.int64),
                 ORDERING_POLICIES[name]([ordering[k] for k in ks], n_products),
             )
-            for name, ks in groups.items()
+            for (name, _), ks in groups.items()
         ]
+        self.information = np.array([i == "shared" for i in info])
         self.needs_unit_cost = any(p.needs_knowledge for _, p in self.ordering_groups)
         for ks, policy in self.ordering_groups:
             if hasattr(policy, "prepare"):
                 policy.prepare(self._planning_problem(cfg, ks), ks)
         self.lead_time = topo.replenishment_lead_time()
-        self.shared = self.levers.information == "shared"
+        self.shared = bool(self.information.any())
         if self.shared:
             self.subtree = topo.subtree_matrix()
             self.echelon_lead = topo.echelon_lead_time()
@@ -593,6 +625,7 @@ class ChannelModel(mesa.Model):
         market = self.clear_markets(t)
         self.market_revenue = market["revenue"]
         shipped, returned = self.fulfil_orders(t, orders)
+        self._shipped, self._sold = shipped, market["sold"]
         costs = self.charge_costs(shipped)
         self.settle_payments(t)
         self.negotiate(t)
@@ -731,6 +764,8 @@ class ChannelModel(mesa.Model):
     def decide(self, t: int, incoming: np.ndarray) -> np.ndarray:
         """Phase 7: prices top-down (when any rule is dynamic), then orders."""
         if self.dynamic_prices:
+            lg = self.logistics
+            self.last_units = lg.by_seller @ self._shipped + self._sold
             self.decide_prices()
         return self.decide_orders(t, incoming)
 
@@ -747,6 +782,7 @@ class ChannelModel(mesa.Model):
                 period=self.period,
                 unit_cost=unit_cost[ks],
                 price=self.retail_price[ks],
+                last_sales=self.last_units[ks],
                 is_retailer=self.is_retailer[ks],
                 responses=tuple(self.responses[k] for k in ks),
                 channel_cost=np.broadcast_to(self.channel_cost[ks, None], unit_cost[ks].shape),
@@ -818,7 +854,7 @@ class ChannelModel(mesa.Model):
             if policy.needs_knowledge:
                 common["unit_cost"] = unit_cost[ks]
                 common["responses"] = tuple(self.responses[k] for k in ks)
-            if self.shared:
+            if self.information[ks[0]]:  # a group shares one information level
                 obs: OrderObservation = SharedOrderObservation(
                     **common, end_demand=end[ks], echelon_position=echelon[ks],
                     echelon_lead_time=self.echelon_lead[ks],

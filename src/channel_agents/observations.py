@@ -54,6 +54,7 @@ class PriceObservation:
     unit_cost: np.ndarray  # what one more unit costs it (its purchase price)
     price: np.ndarray  # its current selling price
     is_retailer: np.ndarray  # [members] does it sell to consumers?
+    last_sales: np.ndarray | None = None  # [members, products] units it sold last period
     # demand knowledge (complete information): each member's anticipated best
     # response of everyone below it, or None where it knows none
     responses: tuple = ()

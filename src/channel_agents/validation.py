@@ -320,6 +320,19 @@ def checks() -> Iterator[Check]:
         expected = {k: t[k] for k in keys if not (k == "coop_share" and t[k] == 0)}
         yield Check(5, f"co-op advertising, {arm}", ca_cfg, over, expected, ad_read)
 
+    bw = _config("theory/bullwhip.yaml")
+    for strategy, formula in (
+        ("siloed", theory.bullwhip_siloed),
+        ("cooperative", theory.bullwhip_cooperative),
+    ):
+        ratios = formula([2, 2, 2, 2], 5)
+        stages = ("retailer", "wholesaler", "distributor", "factory")
+        yield Check(
+            3, f"bullwhip, {strategy}, 400,000 periods", bw, (f"strategy={strategy}", "periods=400000"),
+            dict(zip(stages, ratios, strict=True)),
+            lambda s, _m, st=stages: {k: s["bullwhip"][k] for k in st}, 0.02,
+        )  # fmt: skip
+
     beer = _config("beer_game.yaml")
     yield Check(
         4, "beer game, Sterman mean estimates", beer, (),

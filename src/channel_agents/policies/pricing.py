@@ -139,3 +139,56 @@ class Joint(PricingPolicy):
             if obs.is_retailer[j] and response is not None:
                 out[j] = joint_decision(response, obs.channel_cost[j])[1]
         return out
+
+
+@register
+class Adaptive(PricingPolicy):
+    """Learns its demand curve from its own prices and sales (no demand knowledge).
+
+    Each period it fits q = alpha - beta p by least squares on its last
+    ``memory`` (price, units sold) pairs and moves to the best price for the
+    fitted curve, (alpha / beta + unit cost) / 2, probing by +``exploration``, 0, -``exploration``
+    (relative, in turn) so the curve stays identified. Until it has three
+    distinct prices it probes around ``initial_price`` (default: 1.5 x unit cost).
+    """
+
+    name = "adaptive"
+    dynamic = True
+
+    def __init__(self, params: Sequence[Any], n_products: int):
+        super().__init__(params, n_products)
+        n = len(self.params)
+        self.memory = max(p.memory for p in self.params)
+        self.prices = np.full((self.memory, n, n_products), np.nan)
+        self.sales = np.full((self.memory, n, n_products), np.nan)
+        self.seen = 0
+        self.last: np.ndarray | None = None
+        self.base: np.ndarray | None = None
+        self.exploration = self.column("exploration")
+        init = [p.initial_price for p in self.params]
+        self.initial = np.array([np.nan if v is None else v for v in init])[:, None]
+
+    def decide(self, obs: PriceObservation) -> np.ndarray:
+        if self.last is not None and obs.last_sales is not None:
+            slot = self.seen % self.memory
+            self.prices[slot] = self.last
+            self.sales[slot] = obs.last_sales
+            self.seen += 1
+        if self.base is None:
+            self.base = np.where(np.isnan(self.initial), 1.5 * obs.unit_cost, self.initial)
+        target = self.base.copy()
+        for j in range(target.shape[0]):
+            for p in range(target.shape[1]):
+                x, y = self.prices[:, j, p], self.sales[:, j, p]
+                ok = ~np.isnan(x)
+                if np.unique(np.round(x[ok], 12)).size < 3:
+                    continue
+                slope, intercept = np.polyfit(x[ok], y[ok], 1)
+                if slope < 0 and intercept > 0:
+                    target[j, p] = max(
+                        (intercept / -slope + obs.unit_cost[j, p]) / 2, obs.unit_cost[j, p]
+                    )
+        self.base = target
+        probe = (1.0, 0.0, -1.0)[self.seen % 3]  # three prices keep a line identified
+        self.last = target * (1.0 + probe * self.exploration)
+        return self.last.copy()
