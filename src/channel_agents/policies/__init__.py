@@ -6,3 +6,4 @@ new rule is one class registered under its config name.
 """
 
 from channel_agents.policies import central_plan as _central_plan  # noqa: E402,F401  (registers)
+from channel_agents.policies import learned as _learned  # noqa: E402,F401  (registers)
