@@ -498,3 +498,11 @@ def test_mutated_beer_game_loads_or_raises_one_line_config_error_and_loaded_ones
         model.run()
     except ConfigError as exc:
         assert_clear_config_error(exc, data)
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["compare"], ["validate"], ["experiment"]])
+def test_every_help_text_renders(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0
+    assert "usage: channel-agents" in capsys.readouterr().out

@@ -330,6 +330,33 @@ class QuantityDiscountBuyer(Response):
         return self.inner.price_ceiling
 
 
+@dataclass
+class PassThroughMember(Response):
+    """A member whose contracts below sell at its marginal cost (x ``factor``, a revenue
+    share): it sets no price of its own; its buyers respond to its cost."""
+
+    buyers: list
+    factor: float = 1.0
+
+    def price(self, w):
+        return np.asarray(w, dtype=float) * self.factor
+
+    def quantity(self, w):
+        return sum(np.asarray(b.quantity(self.price(w)), dtype=float) for b in self.buyers)
+
+    def profit(self, w):
+        w = np.asarray(w, dtype=float)
+        return (self.price(w) - w) * self.quantity(w)
+
+    @property
+    def log_scale(self):
+        return all(b.log_scale for b in self.buyers)
+
+    @property
+    def price_ceiling(self):
+        return max(b.price_ceiling for b in self.buyers) / self.factor
+
+
 class UpstreamMember(Response):
     """A member above others: one price to all its buyers, maximizing (p - w) x their total.
 
@@ -469,6 +496,11 @@ def build_responses(cfg, topo, book, retail_prices: dict[str, float]) -> list[Re
             continue
         buyers = [responses[int(topo.buyer[s])] for s in topo.sales_edges[k]]
         if not buyers or any(b is None for b in buyers):
+            continue
+        sales = topo.sales_edges[k]
+        if book.at_cost[sales].all():  # its contracts pass its marginal cost on
+            factors = np.nan_to_num(book.revenue_share[sales], nan=1.0)
+            responses[k] = PassThroughMember(buyers, float(factors[0]))
             continue
         prices = book.wholesale_price[topo.sales_edges[k]]
         fixed = float(prices[0]) if np.isfinite(prices).all() and np.ptp(prices) == 0 else None

@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmp_ = sub.add_parser(
         "compare",
-        help="siloed vs cooperative (or any arms), paired replications with 95 % CIs",
+        help="siloed vs cooperative (or any arms), paired replications with 95 %% CIs",
         description=(
             "Run a scenario under two (or more) strategies with common random numbers and "
             "print, per metric, each arm's mean, the paired difference (last arm - first), "
@@ -122,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--json", action="store_true", help="print one JSON object")
     cmp_.add_argument("--plot", metavar="FILE.png", help="draw the comparison to a PNG file")
     cmp_.set_defaults(handler=cmd_compare)
+
+    from channel_agents.experiments.command import add_parser as add_experiment_parser
+
+    add_experiment_parser(sub)
 
     val = sub.add_parser(
         "validate",
@@ -344,6 +348,16 @@ def print_summary(summary: dict[str, Any], name: str) -> None:
     for m in members:
         table.add_row(m, *(fmt(summary[c][m]) for c in ("profit", "price", "cost", "bullwhip")))
     console.print(table)
+    segments = summary.get("consumer_surplus_by_segment")
+    if segments:  # population markets
+        value = Table(title="consumers")
+        value.add_column("metric")
+        value.add_column("value", justify="right")
+        for key in ("consumer_surplus_per_consumer", "share_served", "stockout_exposure"):
+            value.add_row(key, fmt(summary[key]))
+        for name, surplus in segments.items():
+            value.add_row(f"consumer_surplus {name}", fmt(surplus))
+        console.print(value)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

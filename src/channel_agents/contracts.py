@@ -40,6 +40,9 @@ class ContractBook:
     revenue_share: np.ndarray  # share of revenue the buyer keeps (1 if no sharing)
     buyback_price: np.ndarray  # refund per returned unsold unit (0 if none)
     retailer_share: np.ndarray  # quantity discount L (NaN if not a quantity discount)
+    # the unit price follows the seller's marginal cost (x revenue_share): a two-part
+    # tariff or revenue-sharing contract whose price the scenario leaves open
+    at_cost: np.ndarray
 
     @property
     def n_edges(self) -> int:
@@ -61,6 +64,7 @@ def contract_book(cfg: ScenarioConfig, lever_contract: str) -> ContractBook:
     share = np.ones(n)
     refund = np.zeros(n)
     qd = np.full(n, np.nan)
+    at_cost = np.zeros(n, dtype=bool)
     for i, e in enumerate(cfg.edges):
         seller = cfg.members[e.seller]
         c = e.contract
@@ -72,9 +76,10 @@ def contract_book(cfg: ScenarioConfig, lever_contract: str) -> ContractBook:
             kind.append(lever_contract)
             if lever_contract == "two_part_tariff":
                 fee[i] = np.nan
-            elif lever_contract in ("revenue_sharing", "buyback"):
-                # an open coordinating contract: terms from the seller's cost (set later)
-                w[i] = np.nan
+                at_cost[i] = True
+            elif lever_contract == "revenue_sharing":
+                share[i] = np.nan  # agreed by negotiation; w = share x the seller's cost
+                at_cost[i] = True
             continue
         kind.append(c.type)
         if isinstance(c, WholesaleContract):
@@ -82,6 +87,7 @@ def contract_book(cfg: ScenarioConfig, lever_contract: str) -> ContractBook:
         elif isinstance(c, TwoPartTariffContract):
             w[i] = np.nan if c.wholesale_price is None else c.wholesale_price
             fee[i] = np.nan if c.fixed_fee is None else c.fixed_fee
+            at_cost[i] = c.wholesale_price is None
         elif isinstance(c, RevenueSharingContract):
             w[i] = c.wholesale_price
             share[i] = c.revenue_share
@@ -90,4 +96,4 @@ def contract_book(cfg: ScenarioConfig, lever_contract: str) -> ContractBook:
             refund[i] = c.buyback_price
         elif isinstance(c, QuantityDiscountContract):
             qd[i] = c.retailer_share
-    return ContractBook(kind, w, fee, share, refund, qd)
+    return ContractBook(kind, w, fee, share, refund, qd, at_cost)
