@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 	$$py -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,dask,sensitivity,viz,rl]'
+	$(PY) -m channel_agents.viz.assets
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -500,7 +500,9 @@ def test_mutated_beer_game_loads_or_raises_one_line_config_error_and_loaded_ones
         assert_clear_config_error(exc, data)
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["compare"], ["validate"], ["experiment"]])
+@pytest.mark.parametrize(
+    "command", [[], ["run"], ["compare"], ["validate"], ["experiment"], ["viz"]]
+)
 def test_every_help_text_renders(command, capsys):
     with pytest.raises(SystemExit) as done:
         main([*command, "--help"])

@@ -139,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--card", type=_positive_int, action="append", help="only these card numbers")
     val.add_argument("--json", action="store_true", help="print the outcomes as JSON")
     val.set_defaults(handler=cmd_validate)
+
+    from channel_agents.viz.command import add_parser as add_viz_parser
+
+    add_viz_parser(sub)
     return parser
 
 
