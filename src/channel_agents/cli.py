@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Run a scenario under two (or more) strategies with common random numbers and "
             "print, per metric, each arm's mean, the paired difference (last arm - first), "
-            "its 95 %% confidence interval and the relative change."
+            "its 95 % confidence interval and the relative change."
         ),
     )
     cmp_.add_argument("config", metavar="CONFIG", help="scenario YAML file")
@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Run every theory card (configs/theory/, the beer game) through the simulation and "
             "print expected beside obtained. Exit 1 if any value misses its tolerance "
-            "(0.1 %% deterministic, 1 %% stochastic)."
+            "(0.1 % deterministic, 1 % stochastic)."
         ),
     )
     val.add_argument("--card", type=_positive_int, action="append", help="only these card numbers")

@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 ROLES = ("source", "supplier", "manufacturer", "wholesaler", "distributor", "retailer")
 ROLE_TIER = {r: i for i, r in enumerate(ROLES)}
+# keys whose value names the variant of a tagged block (``policy: sterman``, ``dist: normal``)
+TAG_KEYS = ("policy", "kind", "type", "dist")
 
 
 class ConfigError(ValueError):
@@ -75,6 +77,7 @@ class OrderUpToOrdering(_Block):
     lead_time: Annotated[int, Field(ge=0, strict=True)] | None = None
     echelon: bool = False
     initial_forecast: NonNeg | None = None
+    forward_buy: bool = False
 
 
 class SSOrdering(_Block):
@@ -277,6 +280,39 @@ class NegotiationConfig(_Block):
     disagreement_buyer: Bounded = 0.0
 
 
+# --------------------------------------------------------------------------- promotions
+
+
+class _Calendar(_Block):
+    """A promotion that runs for the last ``duration`` periods of every ``every`` periods
+    (periods count from 1, warm-up included)."""
+
+    every: Annotated[int, Field(ge=1, strict=True)]
+    duration: Annotated[int, Field(ge=1, strict=True)]
+
+    @model_validator(mode="after")
+    def _fits_in_cycle(self) -> _Calendar:
+        if self.duration > self.every:
+            raise ValueError(f"duration ({self.duration}) must not exceed every ({self.every})")
+        return self
+
+
+class PriceDiscountPromotion(_Calendar):
+    """A retailer's temporary price cut: consumers pay (1 - depth) x its posted price."""
+
+    policy: Literal["price_discount"]
+    depth: Unit
+    spend: NonNeg = 0.0  # paid out of the channel in every promotion period (display, feature)
+
+
+class TradePromotion(_Calendar):
+    """A seller's trade deal: its selling price drops by ``depth`` (relative) on every
+    sales edge; retailers buying on the deal pass ``pass_through`` of the discount on."""
+
+    depth: Unit
+    pass_through: Unit = 0.0
+
+
 # --------------------------------------------------------------------------- members
 
 
@@ -297,6 +333,7 @@ class MemberDefaults(_Block):
     salvage_value: NonNeg = 0.0
     demand_knowledge: Literal["complete", "estimated"] = "complete"
     information: Literal["local", "shared"] | None = None
+    promotion: PriceDiscountPromotion | None = None
 
 
 class MemberConfig(_Block):
@@ -320,6 +357,8 @@ class MemberConfig(_Block):
     salvage_value: NonNeg | None = None
     demand_knowledge: Literal["complete", "estimated"] | None = None
     information: Literal["local", "shared"] | None = None
+    promotion: PriceDiscountPromotion | None = None
+    trade_promotion: TradePromotion | None = None
 
 
 class EdgeConfig(_Block):
@@ -423,8 +462,73 @@ class AdvertisedLinearDemand(_Block):
     coop: bool = True
 
 
+class UniformWTP(_Block):
+    """Willingness to pay uniform on [low, high]."""
+
+    dist: Literal["uniform"]
+    low: NonNeg = 0.0
+    high: NonNeg
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UniformWTP:
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high}) must not be below low ({self.low})")
+        return self
+
+
+class NormalWTP(_Block):
+    """Normal willingness to pay (negative values never buy)."""
+
+    dist: Literal["normal"]
+    mean: Bounded
+    sd: NonNeg
+
+
+class LognormalWTP(_Block):
+    """Log-normal willingness to pay: log WTP is normal with mean ``mu`` and sd ``sigma``."""
+
+    dist: Literal["lognormal"]
+    mu: Annotated[float, Field(ge=-50, le=50, allow_inf_nan=False)]
+    sigma: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)]
+
+
+class EmpiricalWTP(_Block):
+    """Willingness to pay sampled with replacement from a list of observed values."""
+
+    dist: Literal["empirical"]
+    values: list[Bounded] = Field(min_length=1)
+
+
+WTP = Annotated[UniformWTP | NormalWTP | LognormalWTP | EmpiricalWTP, Field(discriminator="dist")]
+
+
+class Segment(_Block):
+    """A group of consumers alike in taste: each wants one unit per period."""
+
+    name: Annotated[str, Field(min_length=1)]
+    size: Positive  # consumers (units of demand per period)
+    wtp: WTP
+    price_sensitivity: Positive = 1.0  # utility per unit of price (logit); scales money
+    promotion_response: NonNeg = 0.0  # utility per unit of relative discount
+    loyalty: Bounded = 0.0  # utility bonus for the retailer it bought from last (logit)
+    preference: dict[str, Bounded] = Field(default_factory=dict)  # retailer -> bonus (logit)
+    pantry: Annotated[int, Field(ge=0, le=1_000_000, strict=True)] = 0  # units it can store
+
+
+class PopulationDemand(_Block):
+    """Consumer segments choosing among the market's retailers (consumers.py)."""
+
+    kind: Literal["population"]
+    segments: list[Segment] = Field(min_length=1)
+    choice: Literal["cheapest", "logit"] = "cheapest"
+    on_stockout: Literal["switch", "lost"] = "switch"
+    goodwill_loss: Unit = 0.5  # share of goodwill a stockout takes away
+    goodwill_recovery: Unit = 0.1  # goodwill regained per period without a stockout
+
+
 Demand = Annotated[
     AdvertisedLinearDemand
+    | PopulationDemand
     | ConstantDemand
     | StepDemand
     | NormalDemand
@@ -454,7 +558,9 @@ class MarketConfig(_Block):
         if self.mode == "sampled" and isinstance(
             self.demand, IsoelasticDemand | AdvertisedLinearDemand
         ):
-            raise ValueError("mode 'sampled' needs demand kind 'linear' (a WTP population)")
+            raise ValueError(
+                "mode 'sampled' needs demand kind 'linear' or 'population' (a WTP population)"
+            )
         if self.clearing == "cournot" and not isinstance(
             self.demand, LinearDemand | IsoelasticDemand | AdvertisedLinearDemand
         ):
@@ -476,9 +582,10 @@ class StrategyLevers(_Block):
     replenishment: Literal["independent", "echelon", "vendor_managed"] = "independent"
     pricing: Literal["stackelberg", "joint"] = "stackelberg"
     promotion: Literal["independent", "joint"] = "independent"
-    contract: Literal[
-        "wholesale", "two_part_tariff", "revenue_sharing", "buyback", "quantity_discount"
-    ] = "wholesale"
+    # buyback needs its terms (a refund tied to the retail price): name it on the edge
+    contract: Literal["wholesale", "two_part_tariff", "revenue_sharing", "quantity_discount"] = (
+        "wholesale"
+    )
     bargaining: Literal[
         "take_it_or_leave_it", "nash", "kalai_smorodinsky", "rubinstein", "alternating_offers"
     ] = "take_it_or_leave_it"
@@ -584,14 +691,27 @@ def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``over`` onto ``base``: mappings merge key by key, anything else replaces."""
+    """Merge ``over`` onto ``base``: mappings merge key by key, anything else replaces.
+
+    A tagged block (a decision, demand or contract block) that names a different
+    ``policy``, ``kind`` or ``type`` replaces the base block as a whole, so
+    switching a policy never leaves the old one's parameters behind.
+    """
     out = copy.deepcopy(base)
     for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if (
+            isinstance(value, dict)
+            and isinstance(out.get(key), dict)
+            and not _retagged(out[key], value)
+        ):
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def _retagged(base: dict[str, Any], over: dict[str, Any]) -> bool:
+    return any(tag in over and over[tag] != base.get(tag) for tag in ("policy", "kind", "type"))
 
 
 def _resolve_extends(path: Path, shown: str, chain: tuple[Path, ...]) -> dict[str, Any]:
@@ -693,7 +813,7 @@ def _user_loc(loc: tuple[Any, ...], data: Any) -> list[Any]:
         last = i == len(loc) - 1
         label = isinstance(item, str) and ("[" in item or item[:1].isupper())
         if isinstance(node, dict):
-            tag = any(node.get(k) == item for k in ("policy", "kind", "type"))
+            tag = any(node.get(k) == item for k in TAG_KEYS)
             if item in node:
                 out.append(item)
                 node = node[item]
@@ -726,7 +846,7 @@ def _union_tags(loc: tuple[Any, ...], data: Any) -> str:
         return ""
     tags = []
     for arg in _flatten_union(field.annotation):
-        for key in ("policy", "kind", "type"):
+        for key in TAG_KEYS:
             f = getattr(arg, "model_fields", {}).get(key)
             if f is not None:
                 tags.extend(typing.get_args(f.annotation))
@@ -879,7 +999,7 @@ def _unwrap(annotation: Any, node: Any) -> Any:
         models = [a for a in candidates if isinstance(a, type) and issubclass(a, BaseModel)]
         if isinstance(node, dict):
             for m in models:
-                for key in ("policy", "kind", "type"):
+                for key in TAG_KEYS:
                     f = m.model_fields.get(key)
                     if f is not None and node.get(key) in typing.get_args(f.annotation):
                         return m

@@ -10,10 +10,15 @@ distribution facing the posted retail price:
   fresh WTPs each period from the market's own generator, each consumer
   standing for a / consumers units, so the expectation is the same.
 - ``isoelastic``: q = scale p^-elasticity, surplus q p / (elasticity - 1).
+- ``population``: segments of consumers with their own WTP distribution, price
+  sensitivity, promotion response, loyalty, store preference and pantry, who
+  choose among the market's retailers (cheapest or logit), remember stockouts
+  (goodwill) and switch or give up when a retailer runs out: population.py.
 
 Exogenous demand is split equally among a market's retailers; price-responsive
 consumers buy from the cheapest retailer (ties split equally). Populations are
-numpy arrays, never Python objects per consumer.
+numpy arrays, never Python objects per consumer. Retailers' price promotions
+and their suppliers' trade deals (policies/promotion.py) set what consumers pay.
 """
 
 from __future__ import annotations
@@ -33,10 +38,13 @@ from channel_agents.config import (
     LinearDemand,
     NormalDemand,
     PoissonDemand,
+    PopulationDemand,
     ScenarioConfig,
     StepDemand,
 )
 from channel_agents.network import Incidence, Topology
+from channel_agents.policies.promotion import PromotionCalendar
+from channel_agents.population import Populations
 
 
 def read_csv_column(path: Path, column: str, *, file: str | None, where: str) -> np.ndarray:
@@ -164,6 +172,23 @@ class Markets:
         self.market_price = np.zeros(self.n)
         self.cournot = np.array([m.clearing == "cournot" for m in cfg.markets], dtype=bool)
         self.any_cournot = bool(self.cournot.any())
+        pop = [k for k, m in enumerate(cfg.markets) if isinstance(m.demand, PopulationDemand)]
+        self.population: Populations | None = None
+        if pop:
+            n_products = len(cfg.products)
+            self.population = Populations(
+                cfg,
+                pop,
+                np.searchsorted(self.pair_market, np.arange(self.n)),
+                self.pair_retailer * n_products + self.pair_product,
+                topo.n_members * n_products,
+                consumer_rngs,
+            )
+            self.has_surplus[pop] = True
+            self.any_price_responsive = True  # (their demand responds to price, too)
+        self.pop_markets = np.array(pop, dtype=np.int64)
+        self.any_surplus = bool(self.has_surplus.any())
+        self.promotions = PromotionCalendar.from_config(cfg, topo)
 
     # ------------------------------------------------------------------ demand
     def demand(
@@ -276,8 +301,25 @@ class Markets:
             q[ks] = scale * p ** (-e)
             self.surplus_per_unit[ks] = p / (e - 1.0)
 
+    def purchase(
+        self, price: np.ndarray, posted: np.ndarray, available: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Population markets: consumers choose among the retailers they reach and buy
+        from ``available`` stock ([M, P], what is left after backlogs and the other
+        markets), at ``price`` (what they pay) against ``posted`` (the retailers' posted
+        prices: the difference is a discount). Returns (units wanted, units bought) per
+        (market, retailer) pair, zero at pairs of other markets."""
+        pair_price = price[self.pair_retailer, self.pair_product]
+        pair_posted = posted[self.pair_retailer, self.pair_product]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            discount = np.where(pair_posted > 0, 1.0 - pair_price / pair_posted, 0.0)
+        return self.population.clear(pair_price, np.maximum(discount, 0.0), available.ravel())
+
     def surplus_of_sales(self, sold_per_market: np.ndarray) -> np.ndarray:
         """Consumer surplus per market for the units sold in it this period."""
-        if not self.any_price_responsive:
+        if not self.any_surplus:
             return self._no_surplus
-        return np.where(self.has_surplus, sold_per_market * self.surplus_per_unit, 0.0)
+        out = np.where(self.has_surplus, sold_per_market * self.surplus_per_unit, 0.0)
+        if self.population is not None:
+            out[self.pop_markets] = self.population.market_surplus[self.pop_markets]
+        return out

@@ -28,12 +28,16 @@ MEMBER_FIELDS = (
     "backlog_cost",
     "revenue",  # sales to buyers and consumers, net of credits
     "purchases",  # goods bought, net of credits
-    "other_costs",  # transport, interest, advertising
+    "other_costs",  # transport, interest, advertising, promotion spend
     "profit",
     "cash",
     "sales_value",  # value of the units shipped or sold, at the selling price
 )
 MARKET_FIELDS = ("demand", "sold", "served_on_arrival", "spend", "surplus")
+# per consumer segment of population markets (raw ``segment_<field>``, totalled only):
+# surplus; consumers who went shopping; consumer trips served; consumers who met a stockout
+SEGMENT_FIELDS = ("surplus", "shoppers", "served", "exposed")
+TOTALLED = tuple(f"segment_{f}" for f in SEGMENT_FIELDS)
 _MF = {f: i for i, f in enumerate(MEMBER_FIELDS)}
 _KF = {f: i for i, f in enumerate(MARKET_FIELDS)}
 
@@ -69,6 +73,8 @@ class Recorder:
         self.demand_sum = 0.0
         self.demand_sumsq = 0.0
         self.cash_min = np.full(n_members, np.inf)
+        # totals over the recorded periods of the raw quantities that have no series
+        self.raw_totals = {name: np.zeros(raw[name]) for name in TOTALLED if name in raw}
         self.member_blocks: list[np.ndarray] = []
         self.market_blocks: list[np.ndarray] = []
 
@@ -88,6 +94,8 @@ class Recorder:
         if n == 0:
             return
         mem, mk = self.derive({name: buf[:n] for name, buf in self.raw.items()})
+        for name, total in self.raw_totals.items():
+            total += self.raw[name][:n].sum(axis=0)
         self.member_sum += mem.sum(axis=0)
         np.minimum(self.cash_min, mem[:, _MF["cash"], :].min(axis=0), out=self.cash_min)
         self.market_sum += mk.sum(axis=0)
@@ -203,6 +211,7 @@ def summarize(model: Any) -> dict[str, Any]:
             else None
         ),
         "coop_share": _coop_share(model),
+        **_consumer_value(model, rec, n),
         "by_product": by_product,
         "periods": int(rec.count),
         "warmup": int(model.warmup),
@@ -210,6 +219,29 @@ def summarize(model: Any) -> dict[str, Any]:
         "config": model.config.source_path or model.config.name,
     }
     return summary
+
+
+def _consumer_value(model: Any, rec: Recorder, n: int) -> dict[str, Any]:
+    """Consumer value in population markets: surplus per segment (per-period mean) and per
+    consumer (per period), the share of shoppers' trips served, the share of shoppers who
+    met a stockout. All null without population markets."""
+    pop = model.markets.population
+    keys = (
+        "consumer_surplus_by_segment", "consumer_surplus_per_consumer",
+        "share_served", "stockout_exposure",
+    )  # fmt: skip
+    if pop is None:
+        return dict.fromkeys(keys)
+    t = {f: rec.raw_totals[f"segment_{f}"] for f in SEGMENT_FIELDS}
+    shoppers = float(t["shoppers"].sum())
+    return {
+        "consumer_surplus_by_segment": {
+            name: _num(t["surplus"][i] / n) for i, name in enumerate(pop.seg_names)
+        },
+        "consumer_surplus_per_consumer": _ratio(float(t["surplus"].sum()) / n, pop.seg_size.sum()),
+        "share_served": _ratio(float(t["served"].sum()), shoppers),
+        "stockout_exposure": _ratio(float(t["exposed"].sum()), shoppers),
+    }
 
 
 def _coop_share(model: Any) -> float | None:

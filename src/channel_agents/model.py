@@ -42,6 +42,7 @@ from channel_agents.members import AGENT_CLASSES, ChannelMember
 from channel_agents.metrics import (
     MARKET_FIELDS,
     MEMBER_FIELDS,
+    SEGMENT_FIELDS,
     Recorder,
     market_frame,
     series_frame,
@@ -317,16 +318,22 @@ class ChannelModel(mesa.Model):
         buyer_salvage = self.salvage_value[topo.buyer]
         self.returns_leftovers = (refund > keeps * buyer_salvage) & self.perishable[topo.buyer]
         self.qd_edges = np.flatnonzero(book.is_("quantity_discount"))
+        from channel_agents.anticipation import QuantityDiscountBuyer
+
         for e in self.qd_edges:
-            if self.responses[int(topo.buyer[e])] is None:
+            if not isinstance(self.responses[int(topo.buyer[e])], QuantityDiscountBuyer):
                 raise ConfigError(
                     "a quantity_discount schedule follows the buyer's inverse demand: its buyer "
-                    "must face price-responsive demand (linear or isoelastic)",
+                    "must be a retailer alone in a price-responsive (linear or isoelastic) market",
                     file=cfg.source_path,
                     path=f"edges[{int(e)}].contract",
                 )
         self.qd_volume = np.zeros(topo.n_edges)
-        self.qd_periods = 0
+        self.qd_periods = np.zeros(topo.n_edges)
+        # the volume a schedule is priced on is the mean over the edge's contract period
+        self.qd_contract_period = np.array(
+            [(e.negotiation or NegotiationConfig()).contract_period for e in cfg.edges]
+        )
         self.salvaged_units_total = 0.0
         self.salvage_income = np.zeros(topo.n_members)
         self.season_credit = np.zeros(topo.n_edges)
@@ -352,7 +359,9 @@ class ChannelModel(mesa.Model):
                 for i, e in enumerate(cfg.edges)
                 if not topo.is_source[topo.seller[i]] and self._has_open_terms(i)
             ]
-        if not self._open:
+        if not self._open or (t and not self.dynamic_prices):
+            # with complete information and static prices a renegotiation would agree
+            # the same terms: only the first is run
             return
         due = [(i, neg) for i, neg in self._open if t % neg.contract_period == 0]
         if not due:
@@ -415,13 +424,8 @@ class ChannelModel(mesa.Model):
             self.agreements[i] = agreement
             self.edge_price[i] = agreement.terms if agreement.agreed else hi
             self.edge_price_is_fixed[i] = True
-        elif kind == "two_part_tariff" and (cfg_c is None or cfg_c.wholesale_price is None):
-            self.edge_price[i] = cost  # marginal cost: the tariff coordinates
-            self.edge_price_is_fixed[i] = True
         elif kind == "revenue_sharing" and cfg_c is None:
-            book.revenue_share[i] = 1.0 - neg.power
-            self.edge_price[i] = book.revenue_share[i] * cost
-            self.edge_price_is_fixed[i] = True
+            book.revenue_share[i] = 1.0 - neg.power  # w = share x marginal cost, each period
         elif kind == "quantity_discount" and cfg_c is None:
             book.retailer_share[i] = 1.0 - neg.power
 
@@ -640,15 +644,27 @@ class ChannelModel(mesa.Model):
 
     def clear_markets(self, t: int) -> dict[str, np.ndarray]:
         """Phase 2: consumers buy from the retailers' stock (backlog first); perishable
-        leftovers are salvaged or returned at the end of the season."""
+        leftovers are salvaged or returned at the end of the season.
+
+        Promotions open here: a trade deal prices this period's shipments (phase 3), a
+        price promotion what consumers pay; their spend is paid out of the channel.
+        Population markets buy last, from the stock the other markets leave, and never
+        backlog (their consumers come back as members of the population)."""
         lg, mk = self.logistics, self.markets
         shape = lg.stock.shape
-        pair_demand = mk.demand(t, self.retail_price, self.commitment)
+        price, promo = self.retail_price, mk.promotions
+        if promo is not None:
+            promo.open(t, self.edge_price)
+            price = promo.consumer_price(self.retail_price)
+            self.promotion_spend = promo.spend
+            self.ledger.pay_outside(promo.spend)
+        pair_demand = mk.demand(t, price, self.commitment)
         if mk.any_cournot:  # the price follows from the committed quantities
             cells = mk.pair_retailer[mk.cournot[mk.pair_market]]
             self.retail_price[cells, mk.pair_product[mk.cournot[mk.pair_market]]] = mk.market_price[
                 mk.pair_market[mk.cournot[mk.pair_market]]
             ]
+            price = self.retail_price if promo is None else promo.consumer_price(self.retail_price)
         cell = self._cell
         if self._pairs_are_cells:  # one market pair per (retailer, product): a scatter
             demand = self._demand_buf
@@ -677,8 +693,18 @@ class ChannelModel(mesa.Model):
                 )
             pair_sold = weight * sold.reshape(-1)[cell]
             pair_new = weight * new.reshape(-1)[cell]
-        pair_price = self.retail_price.flat[cell]
-        revenue = (sold * self.retail_price).sum(axis=1)
+        if mk.population is not None:  # they buy from what the other markets left
+            pop_wanted, pop_bought = mk.purchase(price, self.retail_price, stock)
+            pop_sold = (self.pair_cell @ pop_bought).reshape(shape)
+            stock -= pop_sold
+            self.consumer_units_total += float(pop_bought.sum())
+            demand = demand + (self.pair_cell @ pop_wanted).reshape(shape)
+            sold = sold + pop_sold
+            pair_demand = pair_demand + pop_wanted
+            pair_sold = pair_sold + pop_bought
+            pair_new = pair_new + pop_bought
+        pair_price = price.flat[cell]
+        revenue = (sold * price).sum(axis=1)
         self.ledger.receive_consumer_spend(revenue)
         if self.any_perishable:
             self._end_season()
@@ -722,8 +748,12 @@ class ChannelModel(mesa.Model):
         shipped, returned = lg.fulfil(orders)
         lg.dispatch(t, shipped)
         if len(self.qd_edges):
+            restart = (t - 1) % self.qd_contract_period == 0
+            self.qd_volume[restart] = 0.0
+            self.qd_periods[restart] = 0.0
             self.qd_volume += shipped.sum(axis=1)
             self.qd_periods += 1
+            self._price_quantity_discounts()
         amount = ((shipped - returned) * self.edge_price).sum(axis=1)
         if self.has_fees:
             amount = amount + np.nan_to_num(self.contracts.fixed_fee)
@@ -773,6 +803,7 @@ class ChannelModel(mesa.Model):
         """Set prices from the top of the chain down: each member sees its suppliers' prices."""
         topo = self.topology
         for ks, policy in self.pricing_groups:
+            self._price_at_cost()
             unit_cost = self._marginal_cost()
             if len(self.qd_edges):
                 # a buyer on a quantity-discount schedule responds to its seller's cost c
@@ -797,10 +828,20 @@ class ChannelModel(mesa.Model):
                     self.retail_price[k] = price[j]
                 else:
                     sales = topo.sales_edges[k]
-                    free = sales[~self.edge_price_is_fixed[sales]]
+                    free = sales[~self.edge_price_is_fixed[sales] & ~self.contracts.at_cost[sales]]
                     self.edge_price[free] = price[j]
             if len(self.qd_edges):
                 self._price_quantity_discounts()
+        self._price_at_cost()
+
+    def _price_at_cost(self) -> None:
+        """Edges whose contract passes the seller's marginal cost on (x a revenue share)."""
+        book = self.contracts
+        if book.at_cost.any():
+            e = np.flatnonzero(book.at_cost)
+            seller = self.topology.seller[e]
+            cost = self._unit_cost()[seller] + self.transport_cost[e, None]
+            self.edge_price[e] = np.nan_to_num(book.revenue_share[e], nan=1.0)[:, None] * cost
 
     def _price_quantity_discounts(self) -> None:
         """w(q) = max((1 - L) P(q) + L c, c) on the buyer's mean volume this contract period
@@ -814,8 +855,8 @@ class ChannelModel(mesa.Model):
             if response is None:
                 continue
             L = book.retailer_share[e]
-            if self.qd_periods:
-                q = self.qd_volume[e] / self.qd_periods
+            if self.qd_periods[e]:
+                q = self.qd_volume[e] / self.qd_periods[e]
             else:
                 q = float(response.quantity(np.array([c]))[0])
             curve = response.inner.demand
@@ -887,6 +928,11 @@ class ChannelModel(mesa.Model):
             "cash": (m,), "retail_revenue": (m,), "salvage": (m,), "advertising": (m,),
         }  # fmt: skip
         shapes.update({f"market_{f}": (k,) for f in MARKET_FIELDS})
+        if self.markets.promotions is not None:
+            shapes["promotion_spend"] = (m,)
+        if self.markets.population is not None:
+            n_segments = self.markets.population.n_segments
+            shapes.update({f"segment_{f}": (n_segments,) for f in SEGMENT_FIELDS})
         return shapes
 
     def record(self, market, shipped, returned, costs, placed, incoming) -> None:
@@ -915,6 +961,12 @@ class ChannelModel(mesa.Model):
         raw["market_served_on_arrival"][slot] = market["market_new"]
         raw["market_spend"][slot] = market["market_spend"]
         raw["market_surplus"][slot] = market["market_surplus"]
+        mk = self.markets
+        if mk.promotions is not None:
+            raw["promotion_spend"][slot] = self.promotion_spend
+        if mk.population is not None:
+            for f in SEGMENT_FIELDS:
+                raw[f"segment_{f}"][slot] = getattr(mk.population, f"seg_{f}")
         rec.advance()
         if self.datacollector is not None:
             self.last = {
@@ -939,6 +991,8 @@ class ChannelModel(mesa.Model):
         revenue = to_sellers(invoice) + raw["retail_revenue"] + raw["salvage"]
         purchases = to_buyers(invoice)
         other = raw["transport"] + raw["interest"] + raw["advertising"]
+        if "promotion_spend" in raw:
+            other = other + raw["promotion_spend"]
         shipped = to_sellers(raw["shipped"].sum(axis=2)) + raw["retail_sold"].sum(axis=2)
         fields = {
             "orders": to_buyers(raw["placed"].sum(axis=2)),

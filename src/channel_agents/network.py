@@ -132,6 +132,8 @@ def check_scenario(cfg: ScenarioConfig) -> None:
                 file=file,
                 path=f"markets[{j}].product",
             )
+        _check_population(mk, j, file)
+    _check_promotions(cfg)
     for name, m in cfg.members.items():
         if m.role == "retailer" and name not in served:
             raise ConfigError(
@@ -144,6 +146,82 @@ def check_scenario(cfg: ScenarioConfig) -> None:
                 "this member sells to nobody (add an edge from it)",
                 file=file,
                 path=f"members.{name}",
+            )
+
+
+MAX_CONSIDERED = 12  # retailers of an expected-mode market under cheapest choice (2^12 sets)
+
+
+def _check_population(mk: Any, j: int, file: str | None) -> None:
+    """A population market: its retailers once each, segment names unique, store
+    preferences naming its retailers, at least one sampled consumer per segment."""
+    from channel_agents.config import PopulationDemand
+
+    d = mk.demand
+    if not isinstance(d, PopulationDemand):
+        return
+    where = f"markets[{j}]"
+    if len(set(mk.retailers)) != len(mk.retailers):
+        raise ConfigError(
+            "a retailer is listed twice; list each once", file=file, path=f"{where}.retailers"
+        )
+    seen: set[str] = set()
+    for i, seg in enumerate(d.segments):
+        if seg.name in seen:
+            raise ConfigError(
+                f"duplicate segment name {seg.name!r}",
+                file=file,
+                path=f"{where}.demand.segments[{i}].name",
+            )
+        seen.add(seg.name)
+        for r in seg.preference:
+            if r not in mk.retailers:
+                raise ConfigError(
+                    f"{r!r} does not serve this market; its retailers: {', '.join(mk.retailers)}",
+                    file=file,
+                    path=f"{where}.demand.segments[{i}].preference.{r}",
+                )
+    if mk.mode == "expected" and d.choice == "cheapest" and len(mk.retailers) > MAX_CONSIDERED:
+        raise ConfigError(
+            f"expected mode with cheapest choice follows every set of retailers a consumer may "
+            f"consider, so it reaches at most {MAX_CONSIDERED} retailers; use mode: sampled",
+            file=file,
+            path=f"{where}.retailers",
+        )
+    if mk.mode == "sampled" and mk.consumers < len(d.segments):
+        raise ConfigError(
+            f"sampled mode needs at least one consumer per segment ({len(d.segments)})",
+            file=file,
+            path=f"{where}.consumers",
+        )
+
+
+def _check_promotions(cfg: ScenarioConfig) -> None:
+    """Price promotions belong to retailers in posted-price markets; trade deals to sellers
+    inside the channel."""
+    file = cfg.source_path
+    cournot = {r for mk in cfg.markets if mk.clearing == "cournot" for r in mk.retailers}
+    for name, m in cfg.members.items():
+        if m.promotion is not None and m.role != "retailer":
+            raise ConfigError(
+                f"price promotions are run by retailers; {name!r} is a {m.role}",
+                file=file,
+                path=f"members.{name}.promotion",
+            )
+        promoted = m.promotion is not None or (
+            m.role == "retailer" and cfg.defaults.promotion is not None
+        )
+        if promoted and name in cournot:
+            raise ConfigError(
+                "price promotions need posted prices; this retailer is in a cournot market",
+                file=file,
+                path=f"members.{name}.promotion" if m.promotion else "defaults.promotion",
+            )
+        if m.trade_promotion is not None and m.role in ("source", "retailer"):
+            raise ConfigError(
+                f"trade deals are offered by sellers inside the channel; {name!r} is a {m.role}",
+                file=file,
+                path=f"members.{name}.trade_promotion",
             )
 
 

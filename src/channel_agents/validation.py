@@ -342,6 +342,10 @@ def checks() -> Iterator[Check]:
         4, "beer game, pass-through", beer, ("defaults.ordering={policy: pass_through}",),
         {"team_cost": 792.0}, lambda s, _m: {"team_cost": s["team_cost"]},
     )  # fmt: skip
+    yield Check(
+        4, "beer game, perfect-foresight central plan", beer, ("defaults.ordering={policy: central_plan}",),
+        {"team_cost": 132.0}, lambda s, _m: {"team_cost": s["team_cost"]},
+    )  # fmt: skip
 
 
 def _two_tier_overrides() -> tuple[str, ...]:

@@ -129,6 +129,11 @@ class OrderUpTo(OrderingPolicy):
     or below it, against its echelon inventory position and echelon lead time
     (this needs ``information: shared``). Orders are ``y - position``; negative
     only where the member has ``allow_returns: true``.
+
+    With ``forward_buy: true`` the member watches its purchase price: while it is
+    below the regular price (a supplier's trade deal), the target also covers the
+    demand of the regular-price periods after the deal, as many as preceded it,
+    at the demand rate forecast before the deal.
     """
 
     name = "order_up_to"
@@ -141,6 +146,10 @@ class OrderUpTo(OrderingPolicy):
         fixed = [p.lead_time for p in self.params]
         self.fixed_lead = np.array([np.nan if v is None else v for v in fixed], dtype=float)
         self.echelon = np.array([p.echelon for p in self.params], dtype=bool)[:, None]
+        self.forward_buy = np.array([p.forward_buy for p in self.params], dtype=bool)[:, None]
+        if self.forward_buy.any():
+            self.needs_knowledge = True  # it needs its purchase price (obs.unit_cost)
+            self.deals = _DealWatch((len(self.params), n_products))
 
     @property
     def needs_shared(self) -> bool:
@@ -158,7 +167,37 @@ class OrderUpTo(OrderingPolicy):
         lead = np.where(np.isnan(self.fixed_lead), lead, self.fixed_lead)[:, None]
         mean, sd = self.forecast.update(seen)
         target = lead * mean + self.z * sd * np.sqrt(lead) + self.safety_stock
+        if self.needs_knowledge and obs.unit_cost is not None:
+            target = target + np.where(self.forward_buy, self.deals.extra(obs.unit_cost, mean), 0)
         return _no_negative(target - position, obs)
+
+
+class _DealWatch:
+    """Spots a trade deal in a member's purchase price and sizes a forward buy.
+
+    The regular price is the last price outside a deal; a deal is a price below it.
+    A deal covers as many periods of demand as the regular stretch before it lasted
+    (promotions recur), at the rate forecast before the deal began.
+    """
+
+    def __init__(self, shape: tuple[int, int]):
+        self.regular: np.ndarray | None = None
+        self.in_deal = np.zeros(shape, dtype=bool)
+        self.since = np.zeros(shape)  # regular-price periods since the last deal
+        self.cover = np.zeros(shape)
+        self.rate = np.zeros(shape)
+
+    def extra(self, price: np.ndarray, rate: np.ndarray) -> np.ndarray:
+        """Units to hold on top of the normal target this period."""
+        if self.regular is None:
+            self.regular = price.copy()
+        deal = price < self.regular * (1.0 - 1e-9)
+        self.cover = np.where(deal & ~self.in_deal, self.since, self.cover)
+        self.since = np.where(deal, 0.0, self.since + 1.0)
+        self.rate = np.where(deal, self.rate, rate)
+        self.regular = np.where(deal, self.regular, price)
+        self.in_deal = deal
+        return np.where(deal, self.rate * self.cover, 0.0)
 
 
 @register

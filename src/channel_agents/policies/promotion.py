@@ -116,3 +116,150 @@ def joint_plan(a: float, b: float, c: float, k_r: float, k_m: float) -> Advertis
     starts = [np.array([c + f * (choke - c), s, s]) for f in (0.3, 0.5, 0.7) for s in (1.0, 5.0)]
     x = _polish(loss, min(starts, key=loss), [(c, choke), (-np.inf, np.inf), (-np.inf, np.inf)])
     return AdvertisingPlan(x[0], None, 0.0, x[1] ** 2, x[2] ** 2)
+
+
+# --------------------------------------------------------------------------- price promotions
+
+
+def on_promotion(t: int, every: np.ndarray, duration: np.ndarray) -> np.ndarray:
+    """Is a promotion on in period ``t`` (1-based)? It runs for the last ``duration``
+    periods of every ``every``, so regular stretches between promotions all have the same
+    length, the first one included."""
+    return (t - 1) % every >= every - duration
+
+
+@dataclass(frozen=True)
+class TradeDeals:
+    """The trade deals of promoting sellers, one row per sales edge."""
+
+    edges: np.ndarray  # [deals] edge index
+    depth: np.ndarray
+    every: np.ndarray
+    duration: np.ndarray
+    pass_weight: np.ndarray  # pass_through x the edge's share of its buyer's supply
+    buyer: np.ndarray
+
+
+class PromotionCalendar:
+    """Retailers' temporary price discounts and their suppliers' trade deals, by period.
+
+    - A retailer's ``promotion: {policy: price_discount, depth, every, duration, spend}``
+      cuts what consumers pay to (1 - depth) x its posted price while it runs, and
+      costs ``spend`` a period (paid out of the channel).
+    - A seller's ``trade_promotion: {depth, every, duration, pass_through}`` cuts its
+      price on every sales edge by ``depth`` (relative) while it runs: shipments made
+      then are invoiced at the deal price. A retailer buying on the deal passes
+      ``pass_through`` of its per-unit discount on to consumers.
+
+    :meth:`open` runs at the start of the market phase: it sets this period's deal
+    prices on the edges (restoring the regular price when a deal ends, unless a pricing
+    rule has posted a new one meanwhile) and the per-member spend.
+
+    >>> cal = PromotionCalendar(depth=np.array([0.2]), every=np.array([4]),
+    ...                         duration=np.array([1]), spend=np.array([0.0]))
+    >>> paid = []
+    >>> for t in (3, 4, 5):
+    ...     cal.open(t, np.zeros((0, 1)))
+    ...     paid.append(float(cal.consumer_price(np.array([[10.0]]))[0, 0]))
+    >>> paid
+    [10.0, 8.0, 10.0]
+    """
+
+    def __init__(
+        self,
+        depth: np.ndarray,
+        every: np.ndarray,
+        duration: np.ndarray,
+        spend: np.ndarray,
+        deals: TradeDeals | None = None,
+    ):
+        self.depth = depth  # [M] per member; duration 0 where it runs no price promotion
+        self.every = np.maximum(every, 1)
+        self.duration = duration
+        self.spend_rate = spend
+        self.has_retail = bool((duration > 0).any())
+        self.deals = deals
+        self._base: np.ndarray | None = None  # regular price of each deal edge [deals, P]
+        self._applied: np.ndarray | None = None  # the deal price this calendar posted
+        self.on = np.zeros(len(depth), dtype=bool)
+        self.spend = np.zeros(len(depth))
+        self.pass_discount: np.ndarray | None = None  # [M, P] passed on to consumers
+
+    @classmethod
+    def from_config(cls, cfg, topo) -> PromotionCalendar | None:
+        """The scenario's calendar, or None when no member promotes."""
+        n = topo.n_members
+        depth, every, duration, spend = (
+            np.zeros(n),
+            np.ones(n, dtype=np.int64),
+            np.zeros(n, dtype=np.int64),
+            np.zeros(n),
+        )
+        found = False
+        for k, m in enumerate(cfg.members.values()):
+            promo = m.promotion
+            if promo is None and m.role == "retailer":
+                promo = cfg.defaults.promotion
+            if promo is not None:
+                found = True
+                depth[k], every[k], duration[k], spend[k] = (
+                    promo.depth, promo.every, promo.duration, promo.spend,
+                )  # fmt: skip
+        edges, d, ev, du, weight, buyer = [], [], [], [], [], []
+        share = np.array([e.order_share for e in cfg.edges], dtype=float)
+        total = np.bincount(topo.buyer, weights=share, minlength=n) if len(share) else np.zeros(n)
+        for k, m in enumerate(cfg.members.values()):
+            deal = m.trade_promotion
+            if deal is None:
+                continue
+            found = True
+            for e in topo.sales_edges[k]:
+                b = int(topo.buyer[e])
+                edges.append(int(e))
+                d.append(deal.depth)
+                ev.append(deal.every)
+                du.append(deal.duration)
+                passes = topo.roles[b] == "retailer"
+                weight.append(deal.pass_through * share[e] / total[b] if passes else 0.0)
+                buyer.append(b)
+        if not found:
+            return None
+        deals = None
+        if edges:
+            deals = TradeDeals(
+                np.array(edges, dtype=np.int64), np.array(d), np.array(ev, dtype=np.int64),
+                np.array(du, dtype=np.int64), np.array(weight), np.array(buyer, dtype=np.int64),
+            )  # fmt: skip
+        return cls(depth, every, duration, spend, deals)
+
+    def open(self, t: int, edge_price: np.ndarray) -> None:
+        """Start period ``t``: which promotions run, what they cost, the deal prices."""
+        if self.has_retail:  # members without a promotion have duration 0: never on
+            self.on = on_promotion(t, self.every, self.duration)
+            self.spend = np.where(self.on, self.spend_rate, 0.0)
+        deals = self.deals
+        if deals is None:
+            return
+        e = deals.edges
+        current = edge_price[e]
+        if self._base is None:
+            self._base = current.copy()
+            self._applied = np.full_like(current, np.nan)
+        ours = current == self._applied  # NaN never equal: a posted price is not ours
+        self._base = np.where(ours, self._base, current)
+        on = on_promotion(t, deals.every, deals.duration)[:, None]
+        deal = self._base * (1.0 - deals.depth[:, None])
+        edge_price[e] = np.where(on, deal, self._base)
+        self._applied = np.where(on, deal, np.nan)
+        discount = np.where(on, self._base - deal, 0.0) * deals.pass_weight[:, None]
+        passed = np.zeros((len(self.depth), current.shape[1]))
+        np.add.at(passed, deals.buyer, discount)
+        self.pass_discount = passed
+
+    def consumer_price(self, retail_price: np.ndarray) -> np.ndarray:
+        """What consumers pay at each member [M, P] this period (posted price less the
+        running discount and the trade-deal discount passed on, never below zero)."""
+        price = retail_price * (1.0 - np.where(self.on, self.depth, 0.0))[:, None]
+        if self.pass_discount is not None:
+            price = price - self.pass_discount
+        return np.maximum(price, 0.0)
