@@ -444,6 +444,33 @@ TARGETS = (
         "consumer-periods/s",
     ),
     (
+        "negotiation_speed",
+        "alternating offers (20 rounds) >= 10,000 negotiations/s",
+        ">= 10,000",
+        ("negotiations", "per_s"),
+        10_000,
+        True,
+        "negotiations/s",
+    ),
+    (
+        "logit_consumers_speed",
+        "1,000,000 consumers, logit over 3 retailers >= 4 million consumer-periods/s",
+        ">= 4,000,000",
+        ("logit_consumers", "consumer_periods_per_s"),
+        4_000_000,
+        True,
+        "consumer-periods/s",
+    ),
+    (
+        "bullwhip_400k_time",
+        "400,000 periods of the 4-stage bullwhip chain in under a minute",
+        "< 60 s",
+        ("bullwhip_400k", "seconds"),
+        60,
+        False,
+        "s",
+    ),
+    (
         "network_1000_memory",
         "1,000-member 365-period run with series < 1 GB",
         "< 1,000 MB",
@@ -589,6 +616,32 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, s
         )
         add("", f"{r['markets']} markets/retailers", "build time", _secs(r["build_s"]))
         add("", f"{r['periods']} periods", "run time", _secs(r["run_s"]))
+    if (r := results.get("logit_consumers")) is not None:
+        add(
+            "logit_consumers",
+            "logit over 3 retailers",
+            "consumer-periods/s",
+            _num(r["consumer_periods_per_s"]),
+            "logit_consumers.consumer_periods_per_s",
+        )
+    if (r := results.get("negotiations")) is not None:
+        add(
+            "negotiations",
+            "alternating offers, 20 rounds",
+            "negotiations/s",
+            _num(r["per_s"]),
+            "negotiations.per_s",
+        )
+    if (r := results.get("bullwhip_400k")) is not None:
+        add(
+            "bullwhip_400k",
+            f"{r['periods']:,} periods, 4 stages",
+            "run time",
+            _secs(r["seconds"]),
+            "bullwhip_400k.seconds",
+        )
+    if (r := results.get("seat_env")) is not None:
+        add("seat_env", "beer game retailer seat", "steps/s", _num(r["steps_per_s"]))
     return rows  # fmt: skip
 
 
@@ -639,7 +692,46 @@ def print_table(results: dict[str, Any]) -> None:
 
 # --------------------------------------------------------------------------- main
 
-NAMES = ("beer_game", "bare_loop", "three_tier_10k", "networks", "million_consumers")
+NAMES = (
+    "beer_game",
+    "bare_loop",
+    "three_tier_10k",
+    "networks",
+    "million_consumers",
+    "logit_consumers",
+    "negotiations",
+    "bullwhip_400k",
+    "seat_env",
+)
+
+
+def bench_extras(name: str, quick: bool) -> dict[str, Any]:
+    """The benchmarks kept in their own scripts, run here for the one table."""
+    if name == "negotiations":
+        from benchmarks.bench_negotiation import negotiations_per_second
+
+        return {"per_s": negotiations_per_second(2_000 if quick else 20_000), "rounds": 20}
+    if name == "logit_consumers":
+        from benchmarks.bench_consumers import consumer_periods_per_second
+
+        return consumer_periods_per_second("logit", periods=2 if quick else 20)
+    if name == "seat_env":
+        from benchmarks.bench_envs import seat_env_steps_per_second
+
+        return {"steps_per_s": seat_env_steps_per_second(2_000 if quick else 20_000)}
+    if name == "bullwhip_400k":
+        from channel_agents.config import load_config
+        from channel_agents.model import ChannelModel
+
+        periods = scaled(400_000, quick)
+        model = ChannelModel(
+            load_config(CONFIGS / "theory" / "bullwhip.yaml", [f"periods={periods}"]),
+            keep_series=False,
+        )
+        start = time.perf_counter()
+        model.run()
+        return {"periods": periods, "seconds": time.perf_counter() - start}
+    raise KeyError(name)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -679,6 +771,10 @@ def main(argv: list[str] | None = None) -> int:
         "three_tier_10k": lambda: bench_three_tier(args.quick),
         "networks": lambda: bench_networks(args.quick, progress),
         "million_consumers": lambda: bench_million(args.quick),
+        **{
+            name: (lambda n=name: bench_extras(n, args.quick))
+            for name in ("logit_consumers", "negotiations", "bullwhip_400k", "seat_env")
+        },
     }
     start = time.perf_counter()
     results: dict[str, Any] = {"meta": meta(args.quick, cpu)}
