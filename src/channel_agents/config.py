@@ -647,10 +647,11 @@ def _duplicate_path(text: str, line: int) -> str:
     return ".".join(k for _, k in path)
 
 
-def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
-    """Parse one YAML file (safe loader, duplicate keys refused) into a mapping."""
+def read_yaml(path: Path, shown: str, what: str = "scenario") -> dict[str, Any]:
+    """Parse one YAML file (safe loader, duplicate keys refused) into a mapping;
+    every problem is a one-line :class:`ConfigError` naming ``shown``."""
     if path.is_dir():
-        raise ConfigError("is a directory; expected a scenario YAML file", file=shown)
+        raise ConfigError(f"is a directory; expected a {what} YAML file", file=shown)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -722,7 +723,7 @@ def _resolve_extends(path: Path, shown: str, chain: tuple[Path, ...]) -> dict[st
     if real in chain:
         loop = " -> ".join(_relative(p, chain[0]) for p in (*chain, real))
         raise ConfigError(f"'extends' loop: {loop}", file=shown, path="extends")
-    data = _read_yaml(path, where)
+    data = read_yaml(path, where)
     parent = data.pop("extends", None)
     if parent is None:
         return data

@@ -18,18 +18,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from channel_agents.cli import _positive_int
 from channel_agents.config import ConfigError
 from channel_agents.experiments.executors import EXECUTORS
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from channel_agents.config import ConfigError, parse_set
+from channel_agents.config import ConfigError, parse_set, read_yaml
 
 DESIGNS = ("full_factorial", "latin_hypercube", "sobol")
 DIFFERENCES = ("last_minus_first", "each_minus_first")
@@ -215,28 +215,7 @@ def load_spec(path: str | Path) -> ExperimentSpec:
     """Read and validate an experiment file (structure only; the scenario is checked
     when the experiment is planned)."""
     shown = str(path)
-    p = Path(path)
-    if p.is_dir():
-        raise ConfigError("is a directory; expected an experiment YAML file", file=shown)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=shown) from None
-    except (PermissionError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc.__class__.__name__}", file=shown) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(f"YAML syntax error: {where}{problem}", file=shown) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"the top level must be a mapping of keys, got {type(data).__name__}", file=shown
-        )
+    data = read_yaml(Path(path), shown, what="experiment")
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:
