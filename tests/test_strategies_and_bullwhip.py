@@ -127,19 +127,23 @@ def test_local_information_observation_carries_no_other_members_state():
 
 
 def test_shared_information_gives_point_of_sale_data():
-    seen = []
+    seen, at_retailer = [], []
     model = ChannelModel(ca.config.load_config(BULLWHIP, ["strategy={information: shared}"]), rng=1)
     from channel_agents.policies.ordering import Callback
 
     model.set_ordering_policy(
         "factory", Callback(lambda obs: seen.append(obs) or np.zeros((1, 1)), 1, 1)
     )
-    model.step()
-    assert isinstance(seen[0], SharedOrderObservation)
-    demand = (
-        model.market_series()["demand"].iloc[0] if False else None
-    )  # series start after warm-up
-    assert seen[0].end_demand.shape == (1, 1) and demand is None
+    model.set_ordering_policy(
+        "retailer", Callback(lambda obs: at_retailer.append(obs) or np.zeros((1, 1)), 1, 1)
+    )
+    for _ in range(3):
+        model.step()
+    assert all(isinstance(obs, SharedOrderObservation) for obs in seen)
+    # the factory sees, each period, the consumer demand the retailer received
+    for top, shop in zip(seen, at_retailer, strict=True):
+        assert top.end_demand[0, 0] == pytest.approx(shop.incoming[0, 0])
+        assert shop.incoming[0, 0] > 0
 
 
 def test_central_plan_reaches_the_card_4_optimum_of_132():
@@ -249,7 +253,6 @@ def test_member_information_key_overrides_the_lever_for_that_member():
     model.set_ordering_policy(
         "retailer", Callback(lambda obs: probe.append(obs) or np.zeros((1, 1)), 1, 1)
     )
-    model.information[model.topology.names.index("factory")] = True  # seated groups keep levels
     model.step()
     assert isinstance(seen[0], SharedOrderObservation)
     assert type(probe[0]) is OrderObservation
