@@ -102,6 +102,14 @@ def _dm_read(tiers: list[str]) -> Callable[[dict[str, Any], Any], dict[str, floa
     return read
 
 
+def _dm_expected(t: dict[str, Any], tiers: list[str]) -> dict[str, float]:
+    """Card 1 values to compare: the channel's, and each listed tier's profit (retailer first)."""
+    keys = ("quantity", "retail_price", "channel_profit", "consumer_surplus")
+    out = {k: t[k] for k in keys}
+    out.update({f"profit.{m}": p for m, p in zip(tiers, t["profits"], strict=False)})
+    return out
+
+
 def checks() -> Iterator[Check]:
     """Every card row the simulation reproduces."""
     dm = _config("theory/double_marginalization.yaml")
@@ -113,15 +121,7 @@ def checks() -> Iterator[Check]:
     }
     for n in (1, 2, 3, 4):
         t = theory.double_marginalization_linear(100, 2, 10, n)
-        expected = {
-            "quantity": t["quantity"],
-            "retail_price": t["retail_price"],
-            "channel_profit": t["channel_profit"],
-            "consumer_surplus": t["consumer_surplus"],
-        }
-        expected.update(
-            {f"profit.{m}": p for m, p in zip(tier_names[n], t["profits"], strict=True)}
-        )
+        expected = _dm_expected(t, tier_names[n])
         yield Check(
             1,
             f"double marginalization, {n} tier(s), siloed",
@@ -136,10 +136,7 @@ def checks() -> Iterator[Check]:
             f"double marginalization, {n} tier(s), cooperative",
             dm,
             (*_chain(n), "strategy=cooperative"),
-            {
-                k: coop[k]
-                for k in ("quantity", "retail_price", "channel_profit", "consumer_surplus")
-            },
+            _dm_expected(coop, []),
             _dm_read([]),
         )
     iso = _config("theory/double_marginalization_isoelastic.yaml")
@@ -153,15 +150,7 @@ def checks() -> Iterator[Check]:
                 "edges=[{from: source, to: retailer}]",
             )
         )
-        expected = {
-            "quantity": t["quantity"],
-            "retail_price": t["retail_price"],
-            "channel_profit": t["channel_profit"],
-            "consumer_surplus": t["consumer_surplus"],
-        }
-        expected.update(
-            {f"profit.{m}": p for m, p in zip(tier_names[n], t["profits"], strict=True)}
-        )
+        expected = _dm_expected(t, tier_names[n])
         yield Check(
             1,
             f"iso-elastic double marginalization, {n} tier(s)",

@@ -59,18 +59,8 @@ from channel_agents.experiments.store import (
 )
 
 FLUSH_SECONDS = 15.0  # commit finished runs at least this often
-META_COLUMNS = [
-    "key",
-    "experiment",
-    "point",
-    "replication",
-    "arm",
-    "seed",
-    "status",
-    "error",
-    "seconds",
-    "worker",
-]
+# the run store's own columns: the reserved names up to and including "worker"
+META_COLUMNS = list(RESERVED_COLUMNS[: RESERVED_COLUMNS.index("worker") + 1])
 SKIP_SUMMARY_KEYS = ("periods", "warmup", "seed", "config", "by_product")
 OUTPUT_FILES = ("summary.csv", "sobol.csv", "report.md", "plot.png", "provenance.json")
 
