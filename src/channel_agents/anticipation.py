@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import special
@@ -429,12 +430,13 @@ class UpstreamMember(Response):
 # --------------------------------------------------------------------------- building
 
 
-def retailer_market(cfg, name: str):
-    """The first market a retailer serves, and how many retailers share it."""
+def retailer_markets(cfg) -> dict[str, tuple[Any, int]]:
+    """Each retailer's first market, and how many retailers share it."""
+    out: dict[str, tuple[Any, int]] = {}
     for m in cfg.markets:
-        if name in m.retailers:
-            return m, len(m.retailers)
-    return None, 0
+        for name in m.retailers:
+            out.setdefault(name, (m, len(m.retailers)))
+    return out
 
 
 def demand_curve(market) -> DemandCurve | None:
@@ -456,6 +458,7 @@ def build_responses(cfg, topo, book, retail_prices: dict[str, float]) -> list[Re
 
     responses: list[Response | None] = [None] * topo.n_members
     names = topo.names
+    markets_of = retailer_markets(cfg)
     for k in reversed(topo.order):
         if topo.is_source[k]:
             continue
@@ -467,7 +470,7 @@ def build_responses(cfg, topo, book, retail_prices: dict[str, float]) -> list[Re
             share = 1.0
         refund = float(book.buyback_price[e]) if e is not None else 0.0
         if topo.roles[k] == "retailer":
-            market, n = retailer_market(cfg, names[k])
+            market, n = markets_of.get(names[k], (None, 0))
             curve = demand_curve(market) if market is not None else None
             perishable = (
                 member.perishable if member.perishable is not None else cfg.defaults.perishable

@@ -217,13 +217,14 @@ class ChannelModel(ContractTerms, mesa.Model):
         pricing = self._setup_promotions(cfg, pricing)
         lever = {"stackelberg": StackelbergPricing, "joint": JointPricing}[self.levers.pricing]
         groups: dict[tuple[int, str], list[int]] = defaultdict(list)
+        demand_knowledge = self._member_attr(cfg, "demand_knowledge")
         for k in range(topo.n_members):
             if topo.is_source[k]:
                 continue
             if pricing[k] is None:
                 # the pricing lever acts where a member has demand below it to price against
                 has_power = self.responses[k] is not None
-                knowledge = self._member_attr(cfg, "demand_knowledge")[k]
+                knowledge = demand_knowledge[k]
                 if not has_power:
                     pricing[k] = CostPlusPricing(policy="cost_plus")
                 elif knowledge == "estimated" and self.levers.pricing == "stackelberg":
