@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ROLES = ("source", "supplier", "manufacturer", "wholesaler", "distributor", "retailer")
 ROLE_TIER = {r: i for i, r in enumerate(ROLES)}
@@ -359,6 +366,9 @@ class MemberConfig(_Block):
     information: Literal["local", "shared"] | None = None
     promotion: PriceDiscountPromotion | None = None
     trade_promotion: TradePromotion | None = None
+    carries: list[str] | None = Field(default=None, min_length=1)  # products handled; all if unset
+    quality: Bounded | None = None  # sources: quality of the material they sell
+    defect_rate: Annotated[float, Field(ge=0, lt=1)] | None = None  # sources: share defective
 
 
 class EdgeConfig(_Block):
@@ -462,6 +472,39 @@ class AdvertisedLinearDemand(_Block):
     coop: bool = True
 
 
+class LogitDemand(_Block):
+    """Multinomial logit choice among the market's (retailer, product) options and not
+    buying: option k is worth ``value + quality_value x quality + brand_value[product]
+    + store_value[retailer] + promotion_value (while on promotion) + goodwill_value x
+    (goodwill - 1) - price`` in money, and ``size`` consumers a period each buy the option
+    with the highest worth plus a Gumbel taste shock of scale 1 / ``price_sensitivity``."""
+
+    kind: Literal["logit"]
+    size: Positive
+    value: Bounded = 0.0
+    price_sensitivity: Positive = 1.0
+    quality_value: NonNeg = 0.0
+    brand_value: dict[str, Bounded] = Field(default_factory=dict)
+    store_value: dict[str, Bounded] = Field(default_factory=dict)
+    promotion_value: NonNeg = 0.0
+    goodwill_value: NonNeg = 0.0
+    goodwill_loss: Unit = 0.5
+    goodwill_recovery: Unit = 0.1
+
+
+class LinearSystemDemand(_Block):
+    """Differentiated linear demand over the market's options (McGuire & Staelin 1983):
+    q_k = a + b (quality_value x quality_k + brand_value[product_k]) - b p_k
+    + substitution x (sum of the other options' prices)."""
+
+    kind: Literal["linear_system"]
+    a: Positive
+    b: Positive
+    substitution: NonNeg = 0.0
+    quality_value: NonNeg = 0.0
+    brand_value: dict[str, Bounded] = Field(default_factory=dict)
+
+
 class UniformWTP(_Block):
     """Willingness to pay uniform on [low, high]."""
 
@@ -527,7 +570,9 @@ class PopulationDemand(_Block):
 
 
 Demand = Annotated[
-    AdvertisedLinearDemand
+    LogitDemand
+    | LinearSystemDemand
+    | AdvertisedLinearDemand
     | PopulationDemand
     | ConstantDemand
     | StepDemand
@@ -540,6 +585,8 @@ Demand = Annotated[
     Field(discriminator="kind"),
 ]
 PRICE_RESPONSIVE = (LinearDemand, IsoelasticDemand, AdvertisedLinearDemand)
+DIFFERENTIATED = (LogitDemand, LinearSystemDemand)  # consumers choose among options
+EXOGENOUS = (ConstantDemand, StepDemand, NormalDemand, PoissonDemand, AR1Demand, CsvDemand)
 
 
 class MarketConfig(_Block):
@@ -551,10 +598,23 @@ class MarketConfig(_Block):
     mode: Literal["expected", "sampled"] = "expected"
     consumers: Annotated[int, Field(ge=1, strict=True)] = 1000
     product: str | None = None
+    products: list[str] | None = Field(default=None, min_length=1)
     demand: Demand
 
     @model_validator(mode="after")
     def _sampled_needs_population(self) -> MarketConfig:
+        if self.product is not None and self.products is not None:
+            raise ValueError("give either product (one) or products (several), not both")
+        several = self.products is not None and len(self.products) > 1
+        if several and not isinstance(self.demand, DIFFERENTIATED + EXOGENOUS):
+            raise ValueError(
+                "a market with several products needs demand kind 'logit' or "
+                "'linear_system' (consumers choose among products) or exogenous demand"
+            )
+        if isinstance(self.demand, DIFFERENTIATED) and self.clearing == "cournot":
+            raise ValueError("clearing 'cournot' needs demand kind linear or isoelastic")
+        if self.mode == "sampled" and isinstance(self.demand, LinearSystemDemand):
+            raise ValueError("mode 'sampled' needs demand kind 'linear', 'logit' or 'population'")
         if self.mode == "sampled" and isinstance(
             self.demand, IsoelasticDemand | AdvertisedLinearDemand
         ):
@@ -572,7 +632,25 @@ class MarketConfig(_Block):
 
 # --------------------------------------------------------------------------- scenario
 
-LEVERS = ("information", "replenishment", "contract", "pricing", "promotion", "bargaining")
+LEVERS = (
+    "information",
+    "replenishment",
+    "contract",
+    "pricing",
+    "promotion",
+    "bargaining",
+    "sourcing",
+)
+
+
+class ProductConfig(_Block):
+    """A product: the member that makes it (its brand), what one unit costs to make
+    (added to what its sources charge) and its quality (before the material's)."""
+
+    name: str
+    brand: str | None = None
+    unit_cost: NonNeg = 0.0
+    quality: Bounded = 0.0
 
 
 class StrategyLevers(_Block):
@@ -589,6 +667,7 @@ class StrategyLevers(_Block):
     bargaining: Literal[
         "take_it_or_leave_it", "nash", "kalai_smorodinsky", "rubinstein", "alternating_offers"
     ] = "take_it_or_leave_it"
+    sourcing: Literal["own_margin", "consumer_value"] = "own_margin"
 
 
 class ScenarioConfig(_Block):
@@ -600,12 +679,34 @@ class ScenarioConfig(_Block):
     warmup: Annotated[int, Field(ge=0, strict=True)] = 0
     seed: Annotated[int, Field(ge=0, strict=True)] = 0
     strategy: Literal["siloed", "cooperative"] | StrategyLevers = "siloed"
-    products: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
+    products: list[ProductConfig] = Field(
+        default_factory=lambda: [ProductConfig(name="default")], min_length=1
+    )
     defaults: MemberDefaults = MemberDefaults()
     members: dict[str, MemberConfig] = Field(min_length=1)
     edges: list[EdgeConfig] = Field(default_factory=list)
     markets: list[MarketConfig] = Field(default_factory=list)
     source_path: str | None = Field(default=None, exclude=True)
+
+    @field_validator("products", mode="before")
+    @classmethod
+    def _product_names(cls, value: Any) -> Any:
+        """A product may be given by its name alone."""
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _unique_products(self) -> ScenarioConfig:
+        names = [p.name for p in self.products]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"product {dup[0]!r} is listed twice in products")
+        return self
+
+    @property
+    def product_names(self) -> list[str]:
+        return [p.name for p in self.products]
 
 
 # --------------------------------------------------------------------------- loading

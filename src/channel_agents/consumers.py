@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from channel_agents.config import (
+    DIFFERENTIATED,
     AdvertisedLinearDemand,
     AR1Demand,
     ConfigError,
@@ -36,6 +37,7 @@ from channel_agents.config import (
     CsvDemand,
     IsoelasticDemand,
     LinearDemand,
+    LinearSystemDemand,
     NormalDemand,
     PoissonDemand,
     PopulationDemand,
@@ -45,6 +47,7 @@ from channel_agents.config import (
 from channel_agents.network import Incidence, Topology
 from channel_agents.policies.promotion import PromotionCalendar
 from channel_agents.population import Populations
+from channel_agents.products import ProductMap
 
 
 def read_csv_column(path: Path, column: str, *, file: str | None, where: str) -> np.ndarray:
@@ -97,22 +100,35 @@ class Markets:
         topo: Topology,
         end_demand_rng: np.random.Generator,
         consumer_rngs: list[np.random.Generator],
+        pmap: ProductMap | None = None,
     ):
         self.cfg = cfg
         self.n = len(cfg.markets)
         idx = {n: i for i, n in enumerate(topo.names)}
-        prod = {p: i for i, p in enumerate(cfg.products)}
-        self.product = np.array(
-            [prod[m.product] if m.product else 0 for m in cfg.markets], dtype=np.int64
-        )
-        pairs = [(k, idx[r]) for k, m in enumerate(cfg.markets) for r in m.retailers]
-        self.pair_market = np.array([k for k, _ in pairs], dtype=np.int64)
-        self.pair_retailer = np.array([r for _, r in pairs], dtype=np.int64)
-        self.pair_product = self.product[self.pair_market]
+        prod = {p: i for i, p in enumerate(cfg.product_names)}
+        handles = pmap.handles if pmap is not None else None
+
+        def offered(m) -> list[int]:
+            names = m.products or [m.product or cfg.product_names[0]]
+            return [prod[n] for n in names]
+
+        self.product = np.array([offered(m)[0] for m in cfg.markets], dtype=np.int64)
+        # one pair per (market, retailer, product the retailer carries), in market order
+        pairs = [
+            (k, idx[r], p)
+            for k, m in enumerate(cfg.markets)
+            for r in m.retailers
+            for p in offered(m)
+            if handles is None or handles[idx[r], p]
+        ]
+        self.pair_market = np.array([k for k, _, _ in pairs], dtype=np.int64)
+        self.pair_retailer = np.array([r for _, r, _ in pairs], dtype=np.int64)
+        self.pair_product = np.array([p for _, _, p in pairs], dtype=np.int64)
         self.n_pairs = len(pairs)
         self.retailers_of = Incidence(self.pair_market, self.n)  # market <- pairs
         self.to_retailer = Incidence(self.pair_retailer, topo.n_members)  # member <- pairs
         self.n_retailers = np.array([len(m.retailers) for m in cfg.markets], dtype=float)
+        self.pairs_in = np.bincount(self.pair_market, minlength=self.n).astype(float)
         self.rng = end_demand_rng
         self.consumer_rngs = consumer_rngs
         self.price_responsive = np.array(
@@ -125,7 +141,7 @@ class Markets:
         self.any_price_responsive = bool(self.price_responsive.any())
         self.has_surplus = self.price_responsive.copy()
         self._exo_pairs = ~self.price_responsive[self.pair_market]
-        self._exo_share = 1.0 / self.n_retailers[self.pair_market]
+        self._exo_share = 1.0 / self.pairs_in[self.pair_market]
         base = Path(cfg.source_path).parent if cfg.source_path else Path(".")
         self._kinds: dict[type, np.ndarray] = {}
         for k, m in enumerate(cfg.markets):
@@ -187,12 +203,98 @@ class Markets:
             self.has_surplus[pop] = True
             self.any_price_responsive = True  # (their demand responds to price, too)
         self.pop_markets = np.array(pop, dtype=np.int64)
+        self._pop_pairs = [np.flatnonzero(self.pair_market == k) for k in pop]
+        self._setup_differentiated(cfg, topo)
         self.any_surplus = bool(self.has_surplus.any())
         self.promotions = PromotionCalendar.from_config(cfg, topo)
 
+    def _setup_differentiated(self, cfg: ScenarioConfig, topo: Topology) -> None:
+        """Logit and linear-system markets: consumers choose among (retailer, product)
+        options (competition.py has their demand in closed form)."""
+        from channel_agents.competition import DifferentiatedMarket
+
+        self.differentiated = np.array(
+            [isinstance(m.demand, DIFFERENTIATED) for m in cfg.markets], dtype=bool
+        )
+        self.any_differentiated = bool(self.differentiated.any())
+        self.has_surplus |= self.differentiated
+        self.diff_markets: list[DifferentiatedMarket] = []
+        self.diff_pairs: list[np.ndarray] = []
+        self._pair_surplus_unit = np.zeros(self.n_pairs)
+        self.pair_quality = np.zeros(self.n_pairs)
+        self.goodwill = np.ones(self.n_pairs)
+        names = cfg.product_names
+        for k in np.flatnonzero(self.differentiated):
+            opts = np.flatnonzero(self.pair_market == k)
+            d = cfg.markets[k].demand
+            if isinstance(d, LinearSystemDemand) and d.substitution * (len(opts) - 1) >= d.b:
+                raise ConfigError(
+                    f"substitution {d.substitution} x ({len(opts)} - 1) other options must stay "
+                    f"below b = {d.b}: own price must matter more than all rivals' together",
+                    file=cfg.source_path,
+                    path=f"markets[{k}].demand.substitution",
+                )
+            self.diff_pairs.append(opts)
+            self.diff_markets.append(
+                DifferentiatedMarket(
+                    cfg.markets[k].demand,
+                    [topo.names[r] for r in self.pair_retailer[opts]],
+                    [names[p] for p in self.pair_product[opts]],
+                )
+            )
+        self._diff_index = np.flatnonzero(self.differentiated)
+        self._diff_sampled = {int(k) for k in self._diff_index if cfg.markets[k].mode == "sampled"}
+
+    def set_quality(self, quality: np.ndarray) -> None:
+        """The quality [M, P] of what each retailer sells, as consumers see it."""
+        self.pair_quality = quality[self.pair_retailer, self.pair_product]
+
+    def _differentiated_demand(
+        self, pair: np.ndarray, price: np.ndarray, posted: np.ndarray
+    ) -> None:
+        """Expected (or sampled) purchases at every option of the differentiated markets."""
+        for j, (mk, opts) in enumerate(zip(self.diff_markets, self.diff_pairs, strict=True)):
+            k = int(self._diff_index[j])
+            d = mk.demand
+            p = price[self.pair_retailer[opts], self.pair_product[opts]]
+            delta = mk.worth(self.pair_quality[opts])
+            if mk.logit:
+                on_promo = p < posted[self.pair_retailer[opts], self.pair_product[opts]] - 1e-12
+                delta = delta + d.promotion_value * on_promo
+                delta = delta + d.goodwill_value * (self.goodwill[opts] - 1.0)
+            q = mk.quantity(p, delta)
+            surplus = mk.surplus(p, delta)
+            if k in self._diff_sampled:  # sampled: each consumer draws its choice
+                n = int(self.consumers[k])
+                drawn = self.consumer_rngs[k].multinomial(n, np.append(q / d.size, 0.0).clip(0))
+                q = drawn[:-1] * (d.size / n)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                unit = np.where(q > 0, surplus / mk.quantity(p, delta), 0.0)
+            pair[opts] = q
+            self._pair_surplus_unit[opts] = unit
+
+    def after_sales(self, pair_demand: np.ndarray, pair_sold: np.ndarray) -> None:
+        """Goodwill in logit markets: a stockout at an option erodes it, a period without
+        one restores a share of what was lost."""
+        if not self.any_differentiated:
+            return
+        for mk, opts in zip(self.diff_markets, self.diff_pairs, strict=True):
+            if not mk.logit or not mk.demand.goodwill_value:
+                continue
+            d = mk.demand
+            short = pair_sold[opts] < pair_demand[opts] - 1e-9
+            g = self.goodwill[opts]
+            self.goodwill[opts] = np.where(
+                short, g * (1.0 - d.goodwill_loss), g + d.goodwill_recovery * (1.0 - g)
+            )
+
     # ------------------------------------------------------------------ demand
     def demand(
-        self, t: int, retail_price: np.ndarray, commitment: np.ndarray | None = None
+        self,
+        t: int,
+        retail_price: np.ndarray,
+        commitment: np.ndarray | None = None,
+        posted: np.ndarray | None = None,
     ) -> np.ndarray:
         """Consumer demand arising in period ``t`` at each (market, retailer) pair.
 
@@ -248,6 +350,10 @@ class Markets:
         pair = q[self.pair_market] * share
         if self.any_cournot and commitment is not None:
             pair = self._cournot(pair, commitment)
+        if self.any_differentiated:
+            self._differentiated_demand(
+                pair, retail_price, retail_price if posted is None else posted
+            )
         return pair
 
     def _cournot(self, pair: np.ndarray, commitment: np.ndarray) -> np.ndarray:
@@ -315,11 +421,21 @@ class Markets:
             discount = np.where(pair_posted > 0, 1.0 - pair_price / pair_posted, 0.0)
         return self.population.clear(pair_price, np.maximum(discount, 0.0), available.ravel())
 
-    def surplus_of_sales(self, sold_per_market: np.ndarray) -> np.ndarray:
-        """Consumer surplus per market for the units sold in it this period."""
+    def pair_surplus(self, pair_sold: np.ndarray) -> np.ndarray:
+        """Consumer surplus at each (market, retailer, product) pair for the units sold
+        there this period (a population market's surplus is spread over its pairs by
+        units sold)."""
         if not self.any_surplus:
-            return self._no_surplus
-        out = np.where(self.has_surplus, sold_per_market * self.surplus_per_unit, 0.0)
+            return np.zeros(self.n_pairs)
+        unit = np.where(self.has_surplus, self.surplus_per_unit, 0.0)[self.pair_market]
+        if self.any_differentiated:
+            diff = self.differentiated[self.pair_market]
+            unit = np.where(diff, self._pair_surplus_unit, unit)
+        out = pair_sold * unit
         if self.population is not None:
-            out[self.pop_markets] = self.population.market_surplus[self.pop_markets]
+            for k, opts in zip(self.pop_markets, self._pop_pairs, strict=True):
+                sold = pair_sold[opts]
+                total = float(sold.sum())
+                weight = sold / total if total > 0 else np.eye(len(opts))[0]
+                out[opts] = self.population.market_surplus[k] * weight
         return out

@@ -37,7 +37,11 @@ MARKET_FIELDS = ("demand", "sold", "served_on_arrival", "spend", "surplus")
 # per consumer segment of population markets (raw ``segment_<field>``, totalled only):
 # surplus; consumers who went shopping; consumer trips served; consumers who met a stockout
 SEGMENT_FIELDS = ("surplus", "shoppers", "served", "exposed")
-TOTALLED = tuple(f"segment_{f}" for f in SEGMENT_FIELDS)
+# per product (raw ``product_<field>``, totalled only): units sold, consumer spend, surplus
+PRODUCT_FIELDS = ("sold", "spend", "surplus")
+TOTALLED = tuple(f"segment_{f}" for f in SEGMENT_FIELDS) + tuple(
+    f"product_{f}" for f in PRODUCT_FIELDS
+)
 _MF = {f: i for i, f in enumerate(MEMBER_FIELDS)}
 _KF = {f: i for i, f in enumerate(MARKET_FIELDS)}
 
@@ -179,16 +183,7 @@ def summarize(model: Any) -> dict[str, Any]:
     def per_member(values: np.ndarray) -> dict[str, float | None]:
         return {topo.names[k]: _num(values[k]) for k in channel}
 
-    by_product: dict[str, Any] = {}
-    for p, product in enumerate(model.products):
-        ks = markets.product == p
-        by_product[product] = {
-            "consumer_surplus": _num(surplus[ks].sum() / n)
-            if markets.has_surplus[ks].any()
-            else None,
-            "units_sold": _num(sold[ks].sum() / n),
-            "retail_price": _ratio(spend[ks].sum(), sold[ks].sum()),
-        }
+    by_product = _by_product(model, rec, n)
     total_cost = cost[channel].sum()
     summary: dict[str, Any] = {
         "consumer_surplus": _num(surplus.sum() / n) if has_surplus else None,
@@ -219,6 +214,36 @@ def summarize(model: Any) -> dict[str, Any]:
         "config": model.config.source_path or model.config.name,
     }
     return summary
+
+
+def _by_product(model: Any, rec: Recorder, n: int) -> dict[str, Any]:
+    """Per product (per-period means): consumer surplus, units sold, share of all units
+    sold, mean price paid, consumer spend, quality at the retailers that sell it, its
+    brand and, where the brand chose among suppliers, the supplier it buys from."""
+    markets = model.markets
+    sold = rec.raw_totals["product_sold"]
+    spend = rec.raw_totals["product_spend"]
+    surplus = rec.raw_totals["product_surplus"]
+    pm = model.product_map
+    sourcing = getattr(model, "sourcing", {}) or {}
+    total_sold = float(sold.sum())
+    out: dict[str, Any] = {}
+    for p, product in enumerate(model.products):
+        pairs = markets.pair_product == p
+        has_surplus = bool(markets.has_surplus[markets.pair_market[pairs]].any())
+        sellers = np.unique(markets.pair_retailer[pairs])
+        quality = float(model.quality[sellers, p].mean()) if len(sellers) else None
+        out[product] = {
+            "consumer_surplus": _num(surplus[p] / n) if has_surplus else None,
+            "units_sold": _num(sold[p] / n),
+            "share": _ratio(sold[p], total_sold),
+            "retail_price": _ratio(spend[p], sold[p]),
+            "spend": _num(spend[p] / n),
+            "quality": None if quality is None else _num(quality),
+            "brand": model.topology.names[pm.brand[p]] if pm.brand[p] >= 0 else None,
+            "supplier": sourcing.get(product),
+        }
+    return out
 
 
 def _consumer_value(model: Any, rec: Recorder, n: int) -> dict[str, Any]:

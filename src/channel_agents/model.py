@@ -15,6 +15,7 @@ contract terms and their negotiation are in terms.py (mixed in).
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import mesa
 import numpy as np
 
 from channel_agents.anticipation import build_responses
+from channel_agents.competition import ChannelGame, GameBrand, GameRetailer
 from channel_agents.config import (
     AdaptivePricing,
     ConfigError,
@@ -42,6 +44,7 @@ from channel_agents.members import AGENT_CLASSES, ChannelMember
 from channel_agents.metrics import (
     MARKET_FIELDS,
     MEMBER_FIELDS,
+    PRODUCT_FIELDS,
     SEGMENT_FIELDS,
     Recorder,
     market_frame,
@@ -52,6 +55,7 @@ from channel_agents.network import Incidence, compile_topology
 from channel_agents.observations import OrderObservation, PriceObservation, SharedOrderObservation
 from channel_agents.policies.ordering import ORDERING_POLICIES, OrderingPolicy
 from channel_agents.policies.pricing import PRICING_POLICIES, PricingPolicy
+from channel_agents.products import product_map
 from channel_agents.strategies import resolve_levers
 from channel_agents.terms import ContractTerms
 
@@ -93,13 +97,22 @@ class ChannelModel(ContractTerms, mesa.Model):
         self.seed = seed
         self.warmup = cfg.warmup
         self.periods = cfg.periods
-        self.products = list(cfg.products)
+        self.products = cfg.product_names
         self.period = 0
         self.consumer_units_total = 0.0  # units sold to consumers so far (conservation)
         n_products = len(self.products)
         self.topology = topo = compile_topology(cfg)
         self.levers = resolve_levers(cfg)
+        self.product_map = product_map(cfg, topo)
         self.logistics = Logistics(cfg, topo, n_products)
+        if n_products > 1:  # nobody holds or ships a product it does not handle
+            lg, pm = self.logistics, self.product_map
+            for arr in (lg.stock, lg.consumer_backlog):
+                arr *= pm.handles
+            for arr in (lg.backlog, lg.orders_pending, lg.goods_in_transit, lg.initial_in_transit):
+                arr *= pm.carries
+            lg.orders_in_transit *= pm.carries
+            lg.shipments_in_transit *= pm.carries
         self.ledger = Ledger(cfg, topo)
         children = np.random.SeedSequence(seed).spawn(2 + len(cfg.markets))
         self.markets = Markets(
@@ -107,6 +120,7 @@ class ChannelModel(ContractTerms, mesa.Model):
             topo,
             np.random.default_rng(children[0]),
             [np.random.default_rng(c) for c in children[2:]],
+            self.product_map,
         )
         self.members: list[ChannelMember] = [
             AGENT_CLASSES[topo.roles[k]](self, name, k) for k, name in enumerate(topo.names)
@@ -192,28 +206,24 @@ class ChannelModel(ContractTerms, mesa.Model):
         self.last_units = np.zeros((topo.n_members, n_products))  # sold last period
         self.edge_price_is_fixed = np.isfinite(book.wholesale_price)
         self.edge_price[:] = np.nan_to_num(book.wholesale_price)[:, None]
-        # unit cost of a member: its supply edges' prices weighted by order share
-        share = np.array([e.order_share for e in cfg.edges])
-        total = np.zeros(topo.n_members)
-        np.add.at(total, topo.buyer, share)
-        positive = np.where(total[topo.buyer] > 0, total[topo.buyer], 1.0)
-        self.order_share = (share / positive)[:, None]
-        self.cost_weights = Incidence(topo.buyer, topo.n_members, weights=self.order_share[:, 0])
-        # the channel's marginal cost at each member: source cost + transport on the way
-        self.channel_cost = np.zeros(topo.n_members)
-        for k in topo.order:
-            if topo.is_source[k]:
-                self.channel_cost[k] = cfg.members[topo.names[k]].unit_cost
-            elif len(topo.supply_edges[k]):
-                e = topo.supply_edges[k][0]
-                self.channel_cost[k] = self.channel_cost[topo.seller[e]] + self.transport_cost[e]
+        # a source sells a product at its unit cost plus the product's making cost
+        pm = self.product_map
+        from_source = topo.is_source[topo.seller]
+        self.edge_price[from_source] += pm.unit_cost
+        # unit cost of a member: its supply edges' prices weighted by order share, per product
+        self._edge_weights = np.array([e.order_share for e in cfg.edges])
+        self._set_order_share(pm.order_share(self._edge_weights, topo))
         pricing = self._member_attr(cfg, "pricing")
         fixed_retail = {
             topo.names[k]: p.price
             for k, p in enumerate(pricing)
             if isinstance(p, FixedPricing) and topo.roles[k] == "retailer"
         }
-        self.responses = build_responses(cfg, topo, book, fixed_retail)
+        self.pricing = pricing
+        self.game = self._setup_game() if self.markets.any_differentiated else None
+        self.responses = self._build_responses(fixed_retail)
+        if self.game is not None:
+            self._choose_sources()
         pricing = self._setup_promotions(cfg, pricing)
         lever = {"stackelberg": StackelbergPricing, "joint": JointPricing}[self.levers.pricing]
         groups: dict[tuple[int, str], list[int]] = defaultdict(list)
@@ -248,9 +258,117 @@ class ChannelModel(ContractTerms, mesa.Model):
         self.negotiate(0)
         self.decide_prices()
 
+    def _set_order_share(self, share: np.ndarray) -> None:
+        """[E, P] how each buyer splits its order for each product over its supply edges;
+        with it, the channel's marginal cost and the quality of every product at every member."""
+        topo, pm = self.topology, self.product_map
+        self.order_share = share
+        self.cost_weights = self.logistics.by_buyer
+        source_cost = np.array(
+            [m.unit_cost or 0.0 for m in self.config.members.values()], dtype=float
+        )
+        self.channel_cost = pm.flow_down(
+            topo,
+            share,
+            source_cost[:, None] + pm.unit_cost,
+            np.broadcast_to(self.transport_cost[:, None], share.shape),
+        )
+        self.quality = pm.quality(topo, share)
+        self.markets.set_quality(self.quality)
+
+    def _build_responses(self, fixed_retail: dict[str, float]) -> list:
+        """Every member's anticipated best response (anticipation.py), and the category
+        game's members (competition.py) where consumers choose among brands."""
+        responses = build_responses(self.config, self.topology, self.contracts, fixed_retail)
+        if self.game is not None:
+            for k in np.unique(self.game.cell_member):
+                responses[k] = GameRetailer(self.game, int(k))
+            for b in np.unique(self.game.brand[self.game.products]):
+                if b >= 0:
+                    responses[b] = GameBrand(self.game, int(b))
+        return responses
+
+    def _setup_game(self) -> ChannelGame:
+        mk = self.markets
+        return ChannelGame(self, mk.diff_markets, mk.diff_pairs)
+
+    def _choose_sources(self) -> None:
+        """Quality sourcing: a brand with several suppliers of a product's material buys
+        it from one. ``own_margin`` (siloed): each brand picks the supplier that maximizes
+        its own margin, given the others' picks, until no brand changes (a Nash
+        equilibrium in sourcing); ``consumer_value`` (cooperative): the picks that give
+        consumers the most surplus (quality net of price), all brands together."""
+        topo, pm, game = self.topology, self.product_map, self.game
+        share0 = self.order_share
+        choices: list[tuple[int, int, np.ndarray]] = []  # (brand, product, candidate edges)
+        for p in game.products:
+            b = int(pm.brand[p])
+            if b < 0:
+                continue
+            edges = topo.supply_edges[b]
+            edges = edges[pm.carries[edges, p]]
+            if len(edges) > 1:
+                choices.append((b, int(p), edges))
+        self.sourcing: dict[str, str] = {}
+        if not choices:
+            return
+        joint = self.levers.pricing == "joint"
+
+        def outcome(pick: tuple[int, ...]) -> dict[str, Any]:
+            share = share0.copy()
+            for (_, p, edges), e in zip(choices, pick, strict=True):
+                share[edges, p] = 0.0
+                share[e, p] = 1.0
+            cost = pm.flow_down(
+                topo,
+                share,
+                np.array([m.unit_cost or 0.0 for m in self.config.members.values()])[:, None]
+                + pm.unit_cost,
+                np.broadcast_to(self.transport_cost[:, None], share.shape),
+            )
+            return game.outcome(cost, pm.quality(topo, share), joint)
+
+        options = [tuple(int(e) for e in edges) for _, _, edges in choices]
+        if self.levers.sourcing == "consumer_value":
+            combos = list(itertools.product(*options))
+            if len(combos) > 4096:
+                raise ConfigError(
+                    f"{len(combos)} sourcing combinations; consumer_value sourcing searches "
+                    "at most 4096 (fewer suppliers per brand)",
+                    file=self.config.source_path,
+                    path="strategy.sourcing",
+                )
+            pick = max(combos, key=lambda c: (outcome(c)["surplus"], [-x for x in c]))
+        else:
+            pick = tuple(o[0] for o in options)
+            for _ in range(50):
+                changed = False
+                for i, (b, _, _) in enumerate(choices):
+                    mine = [j for j, (bb, _, _) in enumerate(choices) if bb == b]
+                    if mine[0] != i:
+                        continue  # a brand picks all its products' suppliers at once
+                    best, best_value = pick, None
+                    for sub in itertools.product(*[options[j] for j in mine]):
+                        trial = list(pick)
+                        for j, e in zip(mine, sub, strict=True):
+                            trial[j] = e
+                        value = float(outcome(tuple(trial))["margin"][pm.brand == b].sum())
+                        if best_value is None or value > best_value + 1e-9:
+                            best, best_value = tuple(trial), value
+                    if best != pick:
+                        pick, changed = best, True
+                if not changed:
+                    break
+        share = share0.copy()
+        for (_, p, edges), e in zip(choices, pick, strict=True):
+            share[edges, p] = 0.0
+            share[e, p] = 1.0
+            self.sourcing[self.products[p]] = topo.names[int(topo.seller[e])]
+        self._set_order_share(share)
+
     def _unit_cost(self) -> np.ndarray:
         """[M, P] what one more unit costs each member to buy."""
-        return self.cost_weights @ self.edge_price
+        return self.cost_weights @ (self.order_share * self.edge_price)
 
     def _marginal_cost(self) -> np.ndarray:
         """[M, P] what one more unit sold costs: purchase price plus transport it pays."""
@@ -416,7 +534,7 @@ class ChannelModel(ContractTerms, mesa.Model):
             price = promo.consumer_price(self.retail_price)
             self.promotion_spend = promo.spend
             self.ledger.pay_outside(promo.spend)
-        pair_demand = mk.demand(t, price, self.commitment)
+        pair_demand = mk.demand(t, price, self.commitment, self.retail_price)
         if mk.any_cournot:  # the price follows from the committed quantities
             cells = mk.pair_retailer[mk.cournot[mk.pair_market]]
             self.retail_price[cells, mk.pair_product[mk.cournot[mk.pair_market]]] = mk.market_price[
@@ -462,20 +580,28 @@ class ChannelModel(ContractTerms, mesa.Model):
             pair_sold = pair_sold + pop_bought
             pair_new = pair_new + pop_bought
         pair_price = price.flat[cell]
+        if mk.any_differentiated:
+            mk.after_sales(pair_demand, pair_sold)
         revenue = (sold * price).sum(axis=1)
         self.ledger.receive_consumer_spend(revenue)
         if self.any_perishable:
             self._end_season()
         per_market = self._per_market
+        pair_surplus = mk.pair_surplus(pair_sold)
+        n_p = len(self.products)
+        by_product = np.bincount
         return {
             "demand": demand,
             "sold": sold,
             "revenue": revenue,
             "market_demand": per_market(pair_demand),
-            "market_sold": (market_sold := per_market(pair_sold)),
+            "market_sold": per_market(pair_sold),
             "market_new": per_market(pair_new),
             "market_spend": per_market(pair_sold * pair_price),
-            "market_surplus": mk.surplus_of_sales(market_sold),
+            "market_surplus": per_market(pair_surplus),
+            "product_sold": by_product(mk.pair_product, pair_sold, n_p),
+            "product_spend": by_product(mk.pair_product, pair_sold * pair_price, n_p),
+            "product_surplus": by_product(mk.pair_product, pair_surplus, n_p),
         }
 
     def _per_market(self, pair_values: np.ndarray) -> np.ndarray:
@@ -492,7 +618,7 @@ class ChannelModel(ContractTerms, mesa.Model):
         lg.stock -= leftover
         units = leftover.sum(axis=1)
         self.salvaged_units_total += float(units.sum())
-        returned = units[topo.buyer] * self.returns_leftovers * self.order_share[:, 0]
+        returned = (leftover[topo.buyer] * self.order_share).sum(axis=1) * self.returns_leftovers
         kept = units - lg.by_buyer @ returned
         income = kept * self.salvage_value
         income += lg.by_seller @ (returned * self.salvage_value[topo.seller])
@@ -574,7 +700,7 @@ class ChannelModel(ContractTerms, mesa.Model):
                 last_sales=self.last_units[ks],
                 is_retailer=self.is_retailer[ks],
                 responses=tuple(self.responses[k] for k in ks),
-                channel_cost=np.broadcast_to(self.channel_cost[ks, None], unit_cost[ks].shape),
+                channel_cost=self.channel_cost[ks],
             )
             price = policy.decide(obs)
             if self.cournot[ks].any():
@@ -658,6 +784,7 @@ class ChannelModel(ContractTerms, mesa.Model):
             "cash": (m,), "retail_revenue": (m,), "salvage": (m,), "advertising": (m,),
         }  # fmt: skip
         shapes.update({f"market_{f}": (k,) for f in MARKET_FIELDS})
+        shapes.update({f"product_{f}": (p,) for f in PRODUCT_FIELDS})
         if self.markets.promotions is not None:
             shapes["promotion_spend"] = (m,)
         if self.markets.population is not None:
@@ -691,6 +818,9 @@ class ChannelModel(ContractTerms, mesa.Model):
         raw["market_served_on_arrival"][slot] = market["market_new"]
         raw["market_spend"][slot] = market["market_spend"]
         raw["market_surplus"][slot] = market["market_surplus"]
+        raw["product_sold"][slot] = market["product_sold"]
+        raw["product_spend"][slot] = market["product_spend"]
+        raw["product_surplus"][slot] = market["product_surplus"]
         mk = self.markets
         if mk.promotions is not None:
             raw["promotion_spend"][slot] = self.promotion_spend

@@ -105,7 +105,7 @@ def check_scenario(cfg: ScenarioConfig) -> None:
             raise ConfigError(
                 "this member has no supply path from a source", file=file, path=f"members.{name}"
             )
-    product_names = set(cfg.products)
+    product_names = set(cfg.product_names)
     served: set[str] = set()
     market_names: set[str] = set()
     for j, mk in enumerate(cfg.markets):
@@ -126,12 +126,16 @@ def check_scenario(cfg: ScenarioConfig) -> None:
                     path=f"markets[{j}].retailers",
                 )
             served.add(r)
-        if mk.product is not None and mk.product not in product_names:
-            raise ConfigError(
-                f"unknown product {mk.product!r}; products: {', '.join(cfg.products)}",
-                file=file,
-                path=f"markets[{j}].product",
-            )
+        listed = [("product", mk.product)] if mk.product is not None else []
+        listed += [(f"products[{i}]", p) for i, p in enumerate(mk.products or [])]
+        for key, p in listed:
+            if p not in product_names:
+                raise ConfigError(
+                    f"unknown product {p!r}; products: {', '.join(cfg.product_names)}",
+                    file=file,
+                    path=f"markets[{j}].{key}",
+                )
+        _check_choice_names(mk, j, file, product_names)
         _check_population(mk, j, file)
     _check_promotions(cfg)
     for name, m in cfg.members.items():
@@ -146,6 +150,28 @@ def check_scenario(cfg: ScenarioConfig) -> None:
                 "this member sells to nobody (add an edge from it)",
                 file=file,
                 path=f"members.{name}",
+            )
+
+
+def _check_choice_names(mk: Any, j: int, file: str | None, products: set[str]) -> None:
+    """A differentiated market's brand and store values name its products and retailers."""
+    d = mk.demand
+    for p in getattr(d, "brand_value", {}) or {}:
+        offered = mk.products or ([mk.product] if mk.product else sorted(products))
+        if p not in offered:
+            raise ConfigError(
+                f"brand_value names {p!r}, which this market does not offer "
+                f"(offered: {', '.join(offered)})",
+                file=file,
+                path=f"markets[{j}].demand.brand_value",
+            )
+    for r in getattr(d, "store_value", {}) or {}:
+        if r not in mk.retailers:
+            raise ConfigError(
+                f"store_value names {r!r}, which is not one of this market's retailers "
+                f"({', '.join(mk.retailers)})",
+                file=file,
+                path=f"markets[{j}].demand.store_value",
             )
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from channel_agents.anticipation import UpstreamMember, build_responses
+from channel_agents.anticipation import UpstreamMember
+from channel_agents.competition import GameResponse
 from channel_agents.config import ConfigError, FixedPricing, NegotiationConfig, ScenarioConfig
 from channel_agents.policies.pricing import joint_decision
 
@@ -155,7 +156,7 @@ class ContractTerms:
             c = cfg.edges[i].contract
             if self.contracts.kind[i] == "two_part_tariff" and (c is None or c.fixed_fee is None):
                 b = int(topo.buyer[i])
-                pie = self._expected_profit(b, float(self.edge_price[i, 0]))
+                pie = self._expected_profit(b, float(self.edge_price[i, 0]), edge=i)
                 try:
                     fee = split_pie(
                         neg.protocol, max(pie, 0.0), power=neg.power,
@@ -229,7 +230,7 @@ class ContractTerms:
         self.contracts.wholesale_price[:] = np.where(
             self.edge_price_is_fixed, self.edge_price[:, 0], np.nan
         )
-        self.responses = build_responses(self.config, self.topology, self.contracts, fixed_retail)
+        self.responses = self._build_responses(fixed_retail)
         self._setup_settlement_shares()
 
     def _setup_settlement_shares(self) -> None:
@@ -238,11 +239,23 @@ class ContractTerms:
         self.has_sharing = bool(self.sharing.any())
         self.has_fees = bool(np.nan_to_num(book.fixed_fee).any())
 
-    def _expected_profit(self, k: int, unit_cost: float) -> float:
+    def _expected_profit(self, k: int, unit_cost: float, edge: int | None = None) -> float:
         """A member's expected profit per period at ``unit_cost`` (before fees it pays),
-        under its pricing rule, plus the fees it receives from its own buyers."""
+        under its pricing rule, plus the fees it receives from its own buyers. In a
+        category game (several products) it is the profit, at the prices just decided,
+        on the products that come in through ``edge``."""
         response = self.responses[k]
         w = np.array([unit_cost])
+        if isinstance(response, GameResponse):
+            cost = self._marginal_cost()[k]
+            carried = self.product_map.carries[edge] if edge is not None else True
+            margin = float(
+                ((response.price(cost) - cost) * response.quantity(cost) * carried).sum()
+            )
+            fees = float(
+                np.nan_to_num(self.contracts.fixed_fee[self.topology.sales_edges[k]]).sum()
+            )
+            return margin + fees
         if k in self.ad_plans:  # a retailer in an advertising game: its plan's profit
             plan, _, d = self.ad_plans[k]
             q = plan.demand(d.a, d.b, d.k_r, d.k_m)
@@ -257,7 +270,7 @@ class ContractTerms:
             margin = 0.0
         elif self.pricing[k].policy == "joint":
             if self.topology.roles[k] == "retailer":
-                price, qty = joint_decision(response, np.array([self.channel_cost[k]]))
+                price, qty = joint_decision(response, self.channel_cost[k, :1])
                 margin = float(((price - w) * qty)[0])
             else:
                 margin = 0.0  # sells at marginal cost

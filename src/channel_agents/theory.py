@@ -635,3 +635,63 @@ def rubinstein_share(d_m: float, d_r: float) -> float:
     if not (0 <= d_m <= 1 and 0 <= d_r <= 1) or d_m * d_r == 1:
         raise ValueError(f"discount factors must be in [0, 1], not both 1, got {d_m}, {d_r}")
     return (1 - d_r) / (1 - d_m * d_r)
+
+
+# --------------------------------------------------------------------------- competing channels
+
+
+def _check_substitutes(a: float, b: float, theta: float, c: float) -> None:
+    _check_linear(a, b, c)
+    if not 0 <= theta < b:
+        raise ValueError(f"substitution theta must be in [0, b) (got {theta}, b = {b})")
+
+
+def competing_chains(
+    a: float, b: float, theta: float, c: float, integrated: bool
+) -> dict[str, Any]:
+    """McGuire & Staelin (1983): two manufacturer-retailer chains, symmetric demand
+    q_i = a - b p_i + theta p_j, unit cost c. Integrated chains price p = (a + b c) /
+    (2b - theta). Decentralized: each retailer prices p_i = (a + b w_i + theta p_j) / 2b,
+    and each manufacturer sets w_i anticipating both retailers; with
+    K = (2b^2 - theta^2) / (4b^2 - theta^2) the symmetric equilibrium is
+    w = (a / (2b - theta) + K c) / (K + (b - theta) / (2b - theta)).
+    Consumer surplus of the linear system: q^2 / (b - theta) for the two options."""
+    _check_substitutes(a, b, theta, c)
+    if integrated:
+        p = (a + b * c) / (2 * b - theta)
+        w = c
+    else:
+        k = (2 * b * b - theta * theta) / (4 * b * b - theta * theta)
+        w = (a / (2 * b - theta) + k * c) / (k + (b - theta) / (2 * b - theta))
+        p = (a + b * w) / (2 * b - theta)
+    q = a - (b - theta) * p
+    return {
+        "wholesale_price": w,
+        "retail_price": p,
+        "units_each": q,
+        "manufacturer_profit": (w - c) * q,
+        "retailer_profit": (p - w) * q,
+        "chain_profit": (p - c) * q,
+        "consumer_surplus": q * q / (b - theta),
+    }
+
+
+def common_retailer(
+    a: float, b: float, theta: float, c: float, coordinated: bool = False
+) -> dict[str, Any]:
+    """Choi (1991): two manufacturers sell substitutes through one retailer, which prices
+    both (category pricing): p_i = a / (2(b - theta)) + w_i / 2, so q_i = (a - b w_i +
+    theta w_j) / 2 and each manufacturer's best price gives w = (a + b c) / (2b - theta).
+    ``coordinated``: the channel prices jointly (w = c)."""
+    _check_substitutes(a, b, theta, c)
+    w = c if coordinated else (a + b * c) / (2 * b - theta)
+    p = a / (2 * (b - theta)) + w / 2
+    q = a - (b - theta) * p
+    return {
+        "wholesale_price": w,
+        "retail_price": p,
+        "units_each": q,
+        "manufacturer_profit": (w - c) * q,
+        "retailer_profit": 2 * (p - w) * q,
+        "consumer_surplus": q * q / (b - theta),
+    }

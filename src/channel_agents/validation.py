@@ -2,7 +2,9 @@
 
 Each :class:`Check` runs a scenario from configs/theory/ (or the beer game)
 with some overrides, reads numbers from its summary (or series) and compares
-them with the closed form from theory.py. Deterministic cards must agree to
+them with the closed form from theory.py (cards 1-7 of the theory cards, and
+card 8: competing channels, McGuire & Staelin 1983 and Choi 1991, whose
+closed forms theory.py derives). Deterministic cards must agree to
 0.1 %, stochastic ones to 1 % (2 % for the bullwhip ratios, per card 3).
 """
 
@@ -308,6 +310,29 @@ def checks() -> Iterator[Check]:
             keys += ["wholesale_price", "coop_share", "manufacturer_profit", "retailer_profit"]
         expected = {k: t[k] for k in keys if not (k == "coop_share" and t[k] == 0)}
         yield Check(5, f"co-op advertising, {arm}", ca_cfg, over, expected, ad_read)
+
+    def chain_read(s: dict[str, Any], _m: Any) -> dict[str, float]:
+        return {
+            "retail_price": s["retail_price"],
+            "units_each": s["units_sold"] / 2,
+            "consumer_surplus": s["consumer_surplus"],
+            "wholesale_price": s["price"]["maker_a"],
+            "chain_profit": s["channel_profit"] / 2,
+        }
+
+    keys = ("retail_price", "units_each", "consumer_surplus", "wholesale_price")
+    for strategy in ("siloed", "cooperative"):
+        t = theory.competing_chains(100, 2, 1, 10, integrated=strategy == "cooperative")
+        expected = {k: t[k] for k in (*keys, "chain_profit")}
+        yield Check(
+            8, f"competing chains (McGuire & Staelin), {strategy}",
+            _config("theory/competing_chains.yaml"), (f"strategy={strategy}",), expected, chain_read,
+        )  # fmt: skip
+        t = theory.common_retailer(100, 2, 1, 10, coordinated=strategy == "cooperative")
+        yield Check(
+            8, f"common retailer (Choi), {strategy}", _config("theory/common_retailer.yaml"),
+            (f"strategy={strategy}",), {k: t[k] for k in keys}, chain_read,
+        )  # fmt: skip
 
     bw = _config("theory/bullwhip.yaml")
     for strategy, formula in (

@@ -105,7 +105,10 @@ def joint_decision(response: Any, cost: np.ndarray) -> tuple[np.ndarray, np.ndar
         NewsvendorRetailer,
         QuantityDiscountBuyer,
     )
+    from channel_agents.competition import GameRetailer
 
+    if isinstance(response, GameRetailer):
+        return response.joint(cost)
     if isinstance(response, NewsvendorRetailer):
         integrated = NewsvendorRetailer(response.season, response.retail_price, response.salvage)
         return integrated.price(cost), integrated.quantity(cost)
