@@ -119,6 +119,9 @@ class CategoryGame:
         self.markets = markets
         self.option_cell = option_cell
         self.n_cells = int(max((int(c.max()) for c in option_cell if len(c)), default=-1)) + 1
+        self.logit_cells = np.zeros(self.n_cells, dtype=bool)
+        for mk, cells in zip(markets, option_cell, strict=True):
+            self.logit_cells[cells] |= mk.logit
         self._cache: dict[bytes, np.ndarray] = {}
 
     # ------------------------------------------------------------------ demand by cell
@@ -167,12 +170,15 @@ class CategoryGame:
             p[free] = x
             q = self.quantity(p, deltas)
             jac = self.jacobian(p, deltas)
-            # per unit sold: no flat region where demand vanishes (no false roots far out)
-            return ((q + (same * jac).T @ (p - w)) / np.maximum(q, 1e-300))[free]
+            # logit cells per unit sold: no flat region far out where demand vanishes
+            # (no false roots); linear cells as they are (piecewise linear, no flat tail)
+            norm = np.where(self.logit_cells, np.maximum(q, 1e-300), 1.0)
+            return ((q + (same * jac).T @ (p - w)) / norm)[free]
 
         scale = self._price_scale(w, deltas)
         start = w[free] + scale[free]
-        p[free] = _solve(foc, start, scale[free])
+        with np.errstate(over="ignore", invalid="ignore"):  # far-out trial prices
+            p[free] = _solve(foc, start, scale[free])
         self._cache[key] = p.copy()
         return p
 
@@ -250,7 +256,7 @@ class CategoryGame:
             return fast
         reach = 1.0
         # best responses, brand by brand, until no brand moves its prices
-        for _ in range(500):
+        for _ in range(100):
             moved = 0.0
             for products in groups:
                 top = ceiling(products)
@@ -307,10 +313,11 @@ class CategoryGame:
             return out
 
         start = cost[idx] + max(gap, 1e-6)  # a brand's markup is of a retailer's order
-        sol = optimize.root(foc, start, method="hybr", options={"xtol": 1e-13})
-        if not sol.success or np.any(sol.x < cost[idx] - 1e-9):
-            return None
+        sol = optimize.root(foc, start, method="hybr", options={"xtol": 1e-12})
         xs = sol.x
+        # the conditions are per unit sold (dimensionless): 1e-7 is a root to ~1e-7 relative
+        if np.any(xs < cost[idx] - 1e-9) or np.max(np.abs(foc(xs))) > 1e-7:
+            return None
         # a root is a best response when no brand gains by a sizeable move either way
         for products in groups:
             pos = np.searchsorted(idx, products)

@@ -1163,9 +1163,16 @@ def validate_config(data: dict[str, Any], *, file: str | None = None) -> Scenari
         if extra:
             msg += f" (and {extra} more problem{'s' if extra > 1 else ''})"
         raise ConfigError(msg, file=file, path=path) from None
-    from channel_agents.network import check_scenario
+    from channel_agents.network import check_scenario, compile_topology
 
     check_scenario(cfg)
+    members = cfg.members.values()
+    if len(cfg.products) > 1 or any(
+        m.carries is not None or m.quality is not None or m.defect_rate is not None for m in members
+    ):
+        from channel_agents.products import product_map
+
+        product_map(cfg, compile_topology(cfg))  # products that cannot flow are named here
     return cfg
 
 
