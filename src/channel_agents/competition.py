@@ -398,6 +398,9 @@ class ChannelGame:
         if free.all():
             return None
         cur = self.model.retail_price[self.cell_member, self.cell_product]
+        rules = self.model.pricing
+        configured = [getattr(rules[k], "price", None) for k in self.cell_member]
+        cur = np.array([c if v is None else v for c, v in zip(cur, configured, strict=True)])
         return np.where(free, np.nan, cur)
 
     def retail(self, w_cells: np.ndarray, quality: np.ndarray | None = None) -> np.ndarray:
