@@ -184,7 +184,8 @@ class Markets:
             if cfg.markets[k].mode == "sampled"
         }
         self.surplus_per_unit = np.zeros(self.n)
-        self._no_surplus = np.zeros(self.n)
+        self._no_pair_surplus = np.zeros(self.n_pairs)
+        self._no_pair_surplus.flags.writeable = False
         self.market_price = np.zeros(self.n)
         self.cournot = np.array([m.clearing == "cournot" for m in cfg.markets], dtype=bool)
         self.any_cournot = bool(self.cournot.any())
@@ -426,7 +427,7 @@ class Markets:
         there this period (a population market's surplus is spread over its pairs by
         units sold)."""
         if not self.any_surplus:
-            return np.zeros(self.n_pairs)
+            return self._no_pair_surplus
         unit = np.where(self.has_surplus, self.surplus_per_unit, 0.0)[self.pair_market]
         if self.any_differentiated:
             diff = self.differentiated[self.pair_market]

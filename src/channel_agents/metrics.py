@@ -221,9 +221,10 @@ def _by_product(model: Any, rec: Recorder, n: int) -> dict[str, Any]:
     sold, mean price paid, consumer spend, quality at the retailers that sell it, its
     brand and, where the brand chose among suppliers, the supplier it buys from."""
     markets = model.markets
-    sold = rec.raw_totals["product_sold"]
-    spend = rec.raw_totals["product_spend"]
-    surplus = rec.raw_totals["product_surplus"]
+    if "product_sold" in rec.raw_totals:
+        sold, spend, surplus = (rec.raw_totals[f"product_{f}"] for f in PRODUCT_FIELDS)
+    else:  # one product: its totals are the markets'
+        sold, spend, surplus = (np.array([rec.market_total(f).sum()]) for f in PRODUCT_FIELDS)
     pm = model.product_map
     sourcing = getattr(model, "sourcing", {}) or {}
     total_sold = float(sold.sum())

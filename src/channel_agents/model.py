@@ -261,20 +261,23 @@ class ChannelModel(ContractTerms, mesa.Model):
     def _set_order_share(self, share: np.ndarray) -> None:
         """[E, P] how each buyer splits its order for each product over its supply edges;
         with it, the channel's marginal cost and the quality of every product at every member."""
-        topo, pm = self.topology, self.product_map
         self.order_share = share
         self.cost_weights = self.logistics.by_buyer
-        source_cost = np.array(
-            [m.unit_cost or 0.0 for m in self.config.members.values()], dtype=float
-        )
-        self.channel_cost = pm.flow_down(
+        self.channel_cost, self.quality = self._cost_and_quality(share)
+        self.markets.set_quality(self.quality)
+
+    def _cost_and_quality(self, share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[M, P] the channel's marginal cost (source price, making cost, transport on the
+        way) and the quality of each product at each member, for order shares ``share``."""
+        topo, pm = self.topology, self.product_map
+        source_cost = np.array([m.unit_cost or 0.0 for m in self.config.members.values()])
+        cost = pm.flow_down(
             topo,
             share,
             source_cost[:, None] + pm.unit_cost,
             np.broadcast_to(self.transport_cost[:, None], share.shape),
         )
-        self.quality = pm.quality(topo, share)
-        self.markets.set_quality(self.quality)
+        return cost, pm.quality(topo, share)
 
     def _build_responses(self, fixed_retail: dict[str, float]) -> list:
         """Every member's anticipated best response (anticipation.py), and the category
@@ -319,14 +322,7 @@ class ChannelModel(ContractTerms, mesa.Model):
             for (_, p, edges), e in zip(choices, pick, strict=True):
                 share[edges, p] = 0.0
                 share[e, p] = 1.0
-            cost = pm.flow_down(
-                topo,
-                share,
-                np.array([m.unit_cost or 0.0 for m in self.config.members.values()])[:, None]
-                + pm.unit_cost,
-                np.broadcast_to(self.transport_cost[:, None], share.shape),
-            )
-            return game.outcome(cost, pm.quality(topo, share), joint)
+            return game.outcome(*self._cost_and_quality(share), joint)
 
         options = [tuple(int(e) for e in edges) for _, _, edges in choices]
         if self.levers.sourcing == "consumer_value":
@@ -588,9 +584,7 @@ class ChannelModel(ContractTerms, mesa.Model):
             self._end_season()
         per_market = self._per_market
         pair_surplus = mk.pair_surplus(pair_sold)
-        n_p = len(self.products)
-        by_product = np.bincount
-        return {
+        out = {
             "demand": demand,
             "sold": sold,
             "revenue": revenue,
@@ -599,10 +593,16 @@ class ChannelModel(ContractTerms, mesa.Model):
             "market_new": per_market(pair_new),
             "market_spend": per_market(pair_sold * pair_price),
             "market_surplus": per_market(pair_surplus),
-            "product_sold": by_product(mk.pair_product, pair_sold, n_p),
-            "product_spend": by_product(mk.pair_product, pair_sold * pair_price, n_p),
-            "product_surplus": by_product(mk.pair_product, pair_surplus, n_p),
         }
+        if len(self.products) > 1:  # (one product: its totals are the markets')
+            n_p = len(self.products)
+            for field, values in (
+                ("sold", pair_sold),
+                ("spend", pair_sold * pair_price),
+                ("surplus", pair_surplus),
+            ):
+                out[f"product_{field}"] = np.bincount(mk.pair_product, values, n_p)
+        return out
 
     def _per_market(self, pair_values: np.ndarray) -> np.ndarray:
         """Sum (market, retailer) pair values per market (pairs are in market order)."""
@@ -784,7 +784,8 @@ class ChannelModel(ContractTerms, mesa.Model):
             "cash": (m,), "retail_revenue": (m,), "salvage": (m,), "advertising": (m,),
         }  # fmt: skip
         shapes.update({f"market_{f}": (k,) for f in MARKET_FIELDS})
-        shapes.update({f"product_{f}": (p,) for f in PRODUCT_FIELDS})
+        if p > 1:
+            shapes.update({f"product_{f}": (p,) for f in PRODUCT_FIELDS})
         if self.markets.promotions is not None:
             shapes["promotion_spend"] = (m,)
         if self.markets.population is not None:
@@ -818,9 +819,9 @@ class ChannelModel(ContractTerms, mesa.Model):
         raw["market_served_on_arrival"][slot] = market["market_new"]
         raw["market_spend"][slot] = market["market_spend"]
         raw["market_surplus"][slot] = market["market_surplus"]
-        raw["product_sold"][slot] = market["product_sold"]
-        raw["product_spend"][slot] = market["product_spend"]
-        raw["product_surplus"][slot] = market["product_surplus"]
+        if "product_sold" in market:
+            for f in PRODUCT_FIELDS:
+                raw[f"product_{f}"][slot] = market[f"product_{f}"]
         mk = self.markets
         if mk.promotions is not None:
             raw["promotion_spend"][slot] = self.promotion_spend
