@@ -508,3 +508,11 @@ def test_every_help_text_renders(command, capsys):
         main([*command, "--help"])
     assert done.value.code == 0
     assert "usage: channel-agents" in capsys.readouterr().out
+
+
+def test_validate_with_an_unknown_card_lists_the_cards(capsys: pytest.CaptureFixture[str]) -> None:
+    outcome = run_cli(["validate", "--card", "99"], capsys)
+    assert outcome.code == 2
+    assert outcome.out == ""
+    assert "--card 99" in outcome.err and "no such theory card" in outcome.err
+    assert "cards: 1, 2, 3, 4, 5, 6, 7, 8" in outcome.err

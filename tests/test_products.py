@@ -203,25 +203,63 @@ def test_sourcing_buys_quality_when_it_is_worth_more_than_it_costs(
     assert s["by_product"]["alpha"]["quality"] == pytest.approx(quality)
 
 
-def test_consumer_value_sourcing_maximizes_surplus_over_every_combination() -> None:
-    """Brute force here: run every fixed combination of suppliers (by order_share) and
-    check the cooperative pick gives the largest consumer surplus of them."""
-    cfg = load_config(BRANDS)
-    over = ["strategy=cooperative", "members.premium.unit_cost=4.9", "periods=6", "warmup=2"]
-    picked = run(cfg, overrides=over, keep_series=False).summary
-    best = -np.inf
+LINEAR_SYSTEM = (
+    "markets.0.demand={kind: linear_system, a: 40, b: 2, substitution: 1, quality_value: 2}"
+)
+
+
+def _fixed_sourcing_runs(overrides: list[str], strategy: str) -> dict[tuple[str, str], dict]:
+    """Every combination of suppliers, fixed by dropping the other supplier's edge."""
+    cfg = load_config(BRANDS, overrides)
+    out = {}
     for sa, sb in itertools.product(("basic", "premium"), repeat=2):
-        data = cfg.model_dump(by_alias=True, exclude_none=True)
-        data = copy.deepcopy(data)
-        data["members"]["premium"]["unit_cost"] = 4.9
-        data.update(strategy="cooperative", periods=6, warmup=2)
-        # drop the edges to the supplier not chosen: no choice is left
+        data = copy.deepcopy(cfg.model_dump(by_alias=True, exclude_none=True))
+        data.update(strategy=strategy)
         keep = {"maker_a": sa, "maker_b": sb}
         data["edges"] = [
             e for e in data["edges"] if e["to"] not in keep or e["from"] == keep[e["to"]]
         ]
-        best = max(best, run(data, keep_series=False).summary["consumer_surplus"])
-    assert picked["consumer_surplus"] == pytest.approx(best, rel=1e-9)
+        out[(sa, sb)] = run(data, keep_series=False).summary
+    return out
+
+
+@pytest.mark.parametrize(
+    ("demand", "premium_cost"), [(None, 4.9), (LINEAR_SYSTEM, 5.5), (LINEAR_SYSTEM, 4.9)]
+)
+def test_sourcing_picks_against_every_fixed_combination(demand, premium_cost) -> None:
+    """Brute force here: run every fixed pair of suppliers. The siloed pick must be a Nash
+    equilibrium of the brands' margins (no brand gains by switching alone); the
+    cooperative pick must give consumers the most surplus of all pairs."""
+    over = [
+        f"members.premium.unit_cost={premium_cost}",
+        "defaults.holding_cost=0",  # profit is then the margin sourcing compares
+        "defaults.backlog_cost=0",
+        "periods=40",
+        "warmup=30",  # the free initial stock is sold by then: steady flows
+        *([demand] if demand else []),
+    ]
+    siloed = run(BRANDS, overrides=[*over, "strategy=siloed"], keep_series=False).summary
+    pick = tuple(siloed["by_product"][p]["supplier"] for p in ("alpha", "beta"))
+    fixed = _fixed_sourcing_runs(over, "siloed")
+    other = {"basic": "premium", "premium": "basic"}
+    here = fixed[pick]
+    assert fixed[(other[pick[0]], pick[1])]["profit"]["maker_a"] <= here["profit"]["maker_a"] + 1e-6
+    assert fixed[(pick[0], other[pick[1]])]["profit"]["maker_b"] <= here["profit"]["maker_b"] + 1e-6
+    assert siloed["consumer_surplus"] == pytest.approx(here["consumer_surplus"], rel=1e-9)
+    coop = run(BRANDS, overrides=[*over, "strategy=cooperative"], keep_series=False).summary
+    best = max(r["consumer_surplus"] for r in _fixed_sourcing_runs(over, "cooperative").values())
+    assert coop["consumer_surplus"] == pytest.approx(best, rel=1e-9)
+
+
+def test_siloed_brands_can_be_stuck_below_the_quality_they_would_both_prefer() -> None:
+    """Linear-system demand, premium at 5.5 (by brute force above): each brand earns more
+    when both buy premium, yet neither upgrades alone; cooperation buys premium."""
+    over = [LINEAR_SYSTEM, "members.premium.unit_cost=5.5", "periods=6", "warmup=2"]
+    siloed = run(BRANDS, overrides=over, keep_series=False).summary
+    coop = run(BRANDS, overrides=[*over, "strategy=cooperative"], keep_series=False).summary
+    assert {v["supplier"] for v in siloed["by_product"].values()} == {"basic"}
+    assert {v["supplier"] for v in coop["by_product"].values()} == {"premium"}
+    assert coop["consumer_surplus"] > siloed["consumer_surplus"]
 
 
 def test_cooperation_raises_consumer_value_with_competing_brands() -> None:

@@ -258,7 +258,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     from channel_agents.validation import checks, run_check
 
-    todo = [c for c in checks() if not args.card or c.card in args.card]
+    every = list(checks())
+    cards = sorted({c.card for c in every})
+    unknown = sorted(set(args.card or ()) - set(cards))
+    if unknown:
+        return _fail(
+            f"--card {unknown[0]}: no such theory card; cards: {', '.join(map(str, cards))}"
+        )
+    todo = [c for c in every if not args.card or c.card in args.card]
     outcomes = []
     with Progress(transient=True, disable=args.json or not sys.stderr.isatty()) as bar:
         task = bar.add_task("validating", total=len(todo))

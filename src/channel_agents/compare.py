@@ -14,7 +14,7 @@ freedom.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,19 +67,35 @@ def arm_overrides(arm: str) -> list[str]:
     return [f"strategy={{{body}}}"]
 
 
+NOT_METRICS = ("periods", "warmup", "seed", "config")
+
+
+def summary_leaves(summary: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Every leaf of a run summary as (``metric``, ``metric.member`` or
+    ``by_product.<product>.<field>``, value); ``by_product`` only when the scenario has
+    several products (with one, its values are the totals)."""
+    for key, value in summary.items():
+        if key in NOT_METRICS:
+            continue
+        if key == "by_product":
+            if isinstance(value, dict) and len(value) > 1:
+                for product, fields in value.items():
+                    for field_name, v in fields.items():
+                        yield f"{key}.{product}.{field_name}", v
+        elif isinstance(value, dict):
+            for sub, v in value.items():
+                yield f"{key}.{sub}", v
+        else:
+            yield key, value
+
+
 def flatten(summary: dict[str, Any]) -> dict[str, float]:
     """Numeric summary values as flat ``metric`` / ``metric.member`` keys (None dropped)."""
-    out: dict[str, float] = {}
-    for key, value in summary.items():
-        if key in ("periods", "warmup", "seed", "config", "by_product"):
-            continue
-        if isinstance(value, dict):
-            for sub, v in value.items():
-                if isinstance(v, int | float):
-                    out[f"{key}.{sub}"] = float(v)
-        elif isinstance(value, int | float):
-            out[key] = float(value)
-    return out
+    return {
+        k: float(v)
+        for k, v in summary_leaves(summary)
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
 
 
 @dataclass

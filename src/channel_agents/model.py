@@ -334,7 +334,14 @@ class ChannelModel(ContractTerms, mesa.Model):
                     file=self.config.source_path,
                     path="strategy.sourcing",
                 )
-            pick = max(combos, key=lambda c: (outcome(c)["surplus"], [-x for x in c]))
+            values = [outcome(c)["surplus"] for c in combos]
+            top = max(values)
+            # ties (to rounding) keep the earliest combination in edge order
+            pick = next(
+                c
+                for c, v in zip(combos, values, strict=True)
+                if v >= top - 1e-9 * max(1.0, abs(top))
+            )
         else:
             pick = tuple(o[0] for o in options)
             for _ in range(50):
@@ -349,7 +356,10 @@ class ChannelModel(ContractTerms, mesa.Model):
                         for j, e in zip(mine, sub, strict=True):
                             trial[j] = e
                         value = float(outcome(tuple(trial))["margin"][pm.brand == b].sum())
-                        if best_value is None or value > best_value + 1e-9:
+                        # a strictly better pick only: ties keep the earlier supplier
+                        if best_value is None or value > best_value + 1e-9 * max(
+                            1.0, abs(best_value)
+                        ):
                             best, best_value = tuple(trial), value
                     if best != pick:
                         pick, changed = best, True

@@ -12,10 +12,13 @@ the scenario leaves open (DESIGN.md, "Configuration").
 | contract | wholesale (price posted by the seller) | two_part_tariff (w = marginal cost + a fee) |
 | promotion | independent (manufacturer leads; co-op share if the market allows) | joint (advertising that maximizes channel profit) |
 | bargaining | take_it_or_leave_it | nash (equal power unless the edge says otherwise) |
+| sourcing | own_margin (each brand picks the supplier best for its own margin) | consumer_value (the suppliers that give consumers the most surplus) |
 
 The pricing lever acts on members with price-responsive demand below them
 and no pricing rule of their own; the contract lever on edges with no
-contract; the bargaining lever on edges with no negotiation block.
+contract; the bargaining lever on edges with no negotiation block; the sourcing
+lever on brands that can buy a product's material from several suppliers and
+sell into a logit or linear_system market (products.py, competition.py).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ PRESETS: dict[str, StrategyLevers] = {
         promotion="joint",
         contract="two_part_tariff",
         bargaining="nash",
+        sourcing="consumer_value",
     ),
 }
 

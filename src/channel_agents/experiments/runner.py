@@ -61,7 +61,7 @@ from channel_agents.experiments.store import (
 FLUSH_SECONDS = 15.0  # commit finished runs at least this often
 # the run store's own columns: the reserved names up to and including "worker"
 META_COLUMNS = list(RESERVED_COLUMNS[: RESERVED_COLUMNS.index("worker") + 1])
-SKIP_SUMMARY_KEYS = ("periods", "warmup", "seed", "config", "by_product")
+SKIP_SUMMARY_KEYS = ("periods", "warmup", "seed", "config", "by_product")  # not per member
 OUTPUT_FILES = ("summary.csv", "sobol.csv", "report.md", "plot.png", "provenance.json")
 
 
@@ -83,13 +83,11 @@ class RunTask:
 
 
 def metric_value(summary: dict[str, Any], metric: str) -> float | None:
-    """A flattened metric (``consumer_surplus``, ``profit.retailer``) of a run summary."""
-    if metric in summary:
-        value = summary[metric]
-    else:
-        head, _, sub = metric.partition(".")
-        node = summary.get(head)
-        value = node.get(sub) if isinstance(node, dict) else None
+    """A flattened metric (``consumer_surplus``, ``profit.retailer``,
+    ``by_product.alpha.share``) of a run summary."""
+    value: Any = summary
+    for part in metric.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
     if isinstance(value, bool):
         return float(value)
     return float(value) if isinstance(value, int | float) else None
@@ -98,15 +96,13 @@ def metric_value(summary: dict[str, Any], metric: str) -> float | None:
 def flatten_keys(summary: dict[str, Any]) -> list[str]:
     """Every metric name of a summary, as compare.flatten names them, including those
     whose value is undefined (null) in this summary."""
-    out = []
-    for key, value in summary.items():
-        if key in SKIP_SUMMARY_KEYS:
-            continue
-        if isinstance(value, dict):
-            out.extend(f"{key}.{sub}" for sub in value)
-        elif isinstance(value, int | float) or value is None:
-            out.append(key)
-    return out
+    from channel_agents.compare import summary_leaves
+
+    return [
+        k
+        for k, v in summary_leaves(summary)
+        if (isinstance(v, int | float) or v is None) and not isinstance(v, dict)
+    ]
 
 
 def execute(task: RunTask) -> dict[str, Any]:
