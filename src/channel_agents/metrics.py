@@ -38,6 +38,13 @@ MARKET_FIELDS = ("demand", "sold", "served_on_arrival", "spend", "surplus")
 # surplus; consumers who went shopping; consumer trips served; consumers who met a stockout
 SEGMENT_FIELDS = ("surplus", "shoppers", "served", "exposed")
 TOTALLED = tuple(f"segment_{f}" for f in SEGMENT_FIELDS)
+# raw quantities the compiled period kernels record (kernels.py), in their order
+KERNEL_RECORDS = (
+    "shipped", "invoice", "incoming", "stock", "owed", "retail_sold", "holding",
+    "backlog_cost", "transport", "interest", "cash", "retail_revenue", "advertising",
+    "market_demand", "market_sold", "market_served_on_arrival", "market_spend",
+    "market_surplus", "placed", "edge_price",
+)  # fmt: skip
 _MF = {f: i for i, f in enumerate(MEMBER_FIELDS)}
 _KF = {f: i for i, f in enumerate(MARKET_FIELDS)}
 
@@ -57,7 +64,18 @@ class Recorder:
     ):
         self.block = max(1, min(block, periods))
         self.keep_series = keep_series
-        self.raw = {name: np.zeros((self.block, *shape)) for name, shape in raw.items()}
+        # one [block, width] buffer; each raw quantity is a view of its columns, so a
+        # compiled kernel can write a period's records into one row (``offsets``)
+        sizes = {name: math.prod(shape) for name, shape in raw.items()}
+        self.buffer = np.zeros((self.block, sum(sizes.values())))
+        self.raw: dict[str, np.ndarray] = {}
+        offset = {}
+        start = 0
+        for name, shape in raw.items():
+            offset[name] = start
+            self.raw[name] = self.buffer[:, start : start + sizes[name]].reshape(self.block, *shape)
+            start += sizes[name]
+        self.offsets = np.array([offset.get(name, -1) for name in KERNEL_RECORDS], dtype=np.int64)
         self.derive = derive
         self.n_members = n_members
         self.n_markets = n_markets

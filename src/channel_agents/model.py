@@ -36,6 +36,7 @@ from channel_agents.config import (
 )
 from channel_agents.consumers import Markets
 from channel_agents.contracts import contract_book
+from channel_agents.kernels import KernelPlan, goods_and_money, place_orders
 from channel_agents.ledger import Ledger
 from channel_agents.logistics import Logistics
 from channel_agents.members import AGENT_CLASSES, ChannelMember
@@ -383,6 +384,12 @@ class ChannelModel(ContractTerms, mesa.Model):
     def step(self) -> None:
         """One period: the eight phases of DESIGN.md, in order."""
         t = self.period = self.period + 1
+        plan = self.__dict__.get("_plan")
+        if plan is None:
+            plan = self._plan = self._kernel_plan()
+        if plan and not (self.has_fees or self.has_sharing):
+            self._compiled_step(t, plan)
+            return
         received, orders = self.logistics.arrivals(t)
         market = self.clear_markets(t)
         self.market_revenue = market["revenue"]
@@ -399,6 +406,114 @@ class ChannelModel(ContractTerms, mesa.Model):
             self.invariants.check()
         if self.datacollector is not None:
             self.datacollector.collect(self)
+
+    def _kernel_plan(self) -> KernelPlan | None:
+        """The compiled period (kernels.py) where it gives the numpy path's results bit
+        for bit and covers every feature in play; None where the numpy path runs.
+
+        The kernels cover arrivals, markets of exogenous or price-responsive demand with
+        one retailer per market, fulfilment with one allocation class (returns and
+        capacities included), shipping, invoices, costs, payments and interest. They sum
+        over edges in edge order, as a sparse incidence does; a dense incidence (a small
+        network) sums through BLAS, which may associate differently, so a small network
+        takes the kernels only where no member has two edges on one side. Checks
+        (``check=True``) and Mesa's data collector run the numpy path, phase by phase."""
+        lg, led, mk, topo = self.logistics, self.ledger, self.markets, self.topology
+
+        def in_edge_order(inc: Incidence) -> bool:
+            return not isinstance(inc.matrix, np.ndarray) or bool(
+                (np.count_nonzero(inc.matrix, axis=1) <= 1).all()
+            )
+
+        simple = (
+            not self.check
+            and self.datacollector is None
+            and mk.promotions is None
+            and mk.population is None
+            and not mk.any_cournot
+            and self._pairs_are_cells
+            and self._markets_are_pairs
+            and not self.any_perishable
+            and not len(self.qd_edges)
+            and not self.has_coop
+            and not led.has_credit_limits
+            and lg.n_classes == 1
+            and all(
+                in_edge_order(inc)
+                for inc in (lg.by_seller, lg.by_buyer, led.by_seller, led.by_buyer)
+            )
+        )
+        if not simple:
+            return None
+        m, e = topo.n_members, topo.n_edges
+        p = len(self.products)
+        return KernelPlan(
+            seller=np.ascontiguousarray(topo.seller, dtype=np.int64),
+            buyer=np.ascontiguousarray(topo.buyer, dtype=np.int64),
+            lead_time=np.ascontiguousarray(topo.lead_time, dtype=np.int64),
+            order_delay=np.ascontiguousarray(topo.order_delay, dtype=np.int64),
+            due_in=np.ascontiguousarray(led.due_in, dtype=np.int64),
+            cell=np.ascontiguousarray(self._cell, dtype=np.int64),
+            is_source=np.ascontiguousarray(topo.is_source, dtype=bool),
+            keeps_backlog=np.ascontiguousarray(lg.keeps_backlog, dtype=bool),
+            edge_keeps_backlog=np.ascontiguousarray(lg.edge_keeps_backlog[:, 0], dtype=bool),
+            capacity=np.ascontiguousarray(lg.capacity[:, 0], dtype=float),
+            order_share=np.ascontiguousarray(self.order_share[:, 0], dtype=float),
+            has_surplus=np.ascontiguousarray(mk.has_surplus, dtype=bool),
+            mp=(np.zeros((m, p)), np.zeros((m, p)), np.zeros((m, p)), np.zeros((m, p))),
+            ep=(np.zeros((e, p)), np.zeros((e, p))),
+            members=tuple(np.zeros(m) for _ in range(5)),
+            invoice=np.zeros(e),
+            pairs=tuple(np.zeros(mk.n_pairs) for _ in range(4)),
+        )
+
+    def _compiled_step(self, t: int, plan: KernelPlan) -> None:
+        """One period through the compiled kernels (see :meth:`_kernel_plan`)."""
+        lg, led, mk, rec = self.logistics, self.ledger, self.markets, self.recorder
+        pair_demand = mk.demand(t, self.retail_price, self.commitment)
+        row = rec.slot if t > self.warmup else -1
+        incoming, sold, owed, supply_line = plan.mp
+        shipped, returned = plan.ep
+        revenue, holding, backlog, transport, interest = plan.members
+        units, spend, issued, paid = goods_and_money(
+            t, pair_demand, plan.cell,
+            lg.stock, lg.consumer_backlog, lg.backlog, lg.orders_in_transit,
+            lg.shipments_in_transit, lg.orders_pending, lg.goods_in_transit,
+            lg.received_total, lg.shipped_total, lg.returned_total,
+            led.due, led.outstanding, led.cash, led.outside_paid, led.outside_received,
+            plan.seller, plan.buyer, plan.lead_time, plan.due_in, plan.is_source,
+            plan.keeps_backlog, plan.edge_keeps_backlog, plan.capacity, led.seller_in_channel,
+            self.holding_cost, self.backlog_cost, self.transport_cost, self.has_transport,
+            self.advertising, self.has_advertising, led.cost_of_capital,
+            self.edge_price, self.retail_price, mk.surplus_per_unit, plan.has_surplus,
+            mk.any_surplus,
+            incoming, sold, owed, supply_line, shipped, returned,
+            revenue, holding, backlog, transport, interest, plan.invoice, *plan.pairs,
+            rec.buffer, row, rec.offsets,
+        )  # fmt: skip
+        self.consumer_units_total += units
+        led.consumer_spend_total += spend
+        led.issued_total += issued
+        led.paid_total += paid
+        self.market_revenue, self.invoice_amount, self.owed, self.interest = (
+            revenue,
+            plan.invoice,
+            owed,
+            interest,
+        )
+        self._shipped, self._sold = shipped, sold
+        self.negotiate(t)
+        if self.dynamic_prices:
+            self.last_units = lg.by_seller @ shipped + sold
+            self.decide_prices()
+        order = self._member_orders(t, incoming, supply_line)
+        place_orders(
+            t, order, plan.buyer, plan.order_share, plan.order_delay, lg.orders_in_transit,
+            lg.orders_pending, np.empty_like(shipped), self.edge_price, rec.buffer, row,
+            rec.offsets,
+        )  # fmt: skip
+        if row >= 0:
+            rec.advance()
 
     def clear_markets(self, t: int) -> dict[str, np.ndarray]:
         """Phase 2: consumers buy from the retailers' stock (backlog first); perishable
@@ -605,9 +720,18 @@ class ChannelModel(ContractTerms, mesa.Model):
 
     def decide_orders(self, t: int, incoming: np.ndarray) -> np.ndarray:
         lg = self.logistics
+        order = self._member_orders(t, incoming, lg.supply_line())
+        q = order[self.topology.buyer] * self.order_share
+        if self.ledger.has_credit_limits:
+            q = self._cap_by_credit(q)
+        lg.place_orders(t, q)
+        return q
+
+    def _member_orders(self, t: int, incoming: np.ndarray, supply_line: np.ndarray) -> np.ndarray:
+        """[M, P] each member's order, from its group's rule and observation."""
+        lg = self.logistics
         stock = lg.stock
         backlog = self.owed
-        supply_line = lg.supply_line()
         if self.shared:
             end = self.subtree @ (incoming * self.is_retailer[:, None])
             goods = stock - lg.consumer_backlog + lg.by_buyer @ lg.goods_in_transit
@@ -633,11 +757,7 @@ class ChannelModel(ContractTerms, mesa.Model):
             else:
                 obs = OrderObservation(**common)
             order[ks] = policy.decide(obs)
-        q = order[self.topology.buyer] * self.order_share
-        if self.ledger.has_credit_limits:
-            q = self._cap_by_credit(q)
-        lg.place_orders(t, q)
-        return q
+        return order
 
     def _cap_by_credit(self, q: np.ndarray) -> np.ndarray:
         """Scale each member's orders down to what its credit limit still allows."""

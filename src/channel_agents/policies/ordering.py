@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from channel_agents.kernels import sterman
 from channel_agents.observations import OrderObservation, SharedOrderObservation
 
 ORDERING_POLICIES: dict[str, type[OrderingPolicy]] = {}
@@ -69,16 +70,26 @@ class Sterman(OrderingPolicy):
         init = [p.initial_expectation for p in self.params]
         self._initial = np.array([np.nan if v is None else v for v in init])[:, None]
         self.expected: np.ndarray | None = None
+        # the parameters as contiguous vectors, for the compiled rule
+        self._vectors = tuple(
+            np.ascontiguousarray(c[:, 0])
+            for c in (self.theta, self.alpha_s, self.beta, self.s_prime)
+        )
 
     def decide(self, obs: OrderObservation) -> np.ndarray:
+        """Updates the expectation (in place) and returns the orders, in one compiled
+        call (kernels.sterman: the class docstring's formulas, in numpy's order)."""
         if self.expected is None:
             self.expected = np.where(np.isnan(self._initial), obs.incoming, self._initial)
-        self.expected = self.theta * obs.incoming + (1.0 - self.theta) * self.expected
-        net_stock = obs.stock - obs.backlog
-        order = self.expected + self.alpha_s * (
-            self.s_prime - net_stock - self.beta * obs.supply_line
-        )
-        return np.maximum(order, 0.0)
+        return sterman(
+            _f64(obs.incoming), _f64(obs.stock), _f64(obs.backlog), _f64(obs.supply_line),
+            self.expected, *self._vectors,
+        )  # fmt: skip
+
+
+def _f64(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous float64 array (the compiled kernels' input type); no copy if it is."""
+    return np.ascontiguousarray(a, dtype=np.float64)
 
 
 class _Forecast:

@@ -1,0 +1,525 @@
+"""Compiled (numba) kernels for the period loop's arithmetic.
+
+On a small channel each numpy call costs about a microsecond whatever its
+size, so a period of some 80 small calls is dominated by call overhead. These
+kernels do the same arithmetic element by element in one compiled call:
+
+- :func:`goods_and_money`: arrivals, market clearing, fulfilment (one
+  allocation class, returns, capacities), shipping, invoices, holding,
+  backlog and transport costs, payments falling due and interest, and the
+  period's records (phases 1 to 5 of the loop);
+- :func:`place_orders`: orders onto their edges and into the pipeline, with
+  their records (after phase 7);
+- :func:`sterman`: Sterman's anchoring and adjustment rule.
+
+They reproduce the numpy path bit for bit: every sum runs in the order numpy
+runs it (:func:`np_sum` is numpy's pairwise summation; sums over edges run in
+edge order, as a sparse incidence does), ``np_min``/``np_max`` follow
+``np.minimum``/``np.maximum`` on signed zeros and NaN, and nothing is
+contracted into fused multiply-adds (no ``fastmath``). The model uses them only
+where that holds (see ``ChannelModel._kernel_plan``); tests/test_kernels.py
+checks them against numpy.
+
+Compiled once per machine and cached (``cache=True``) next to this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+_BLOCK = 128  # numpy's PW_BLOCKSIZE
+
+
+@dataclass(frozen=True, slots=True)
+class KernelPlan:
+    """What a model's compiled period needs besides its state: the structure as
+    contiguous int64/bool/float64 vectors, and output buffers reused every period."""
+
+    seller: np.ndarray  # [E]
+    buyer: np.ndarray  # [E]
+    lead_time: np.ndarray  # [E]
+    order_delay: np.ndarray  # [E]
+    due_in: np.ndarray  # [E]
+    cell: np.ndarray  # [pairs] flat (retailer, product) cell of each market pair
+    is_source: np.ndarray  # [M]
+    keeps_backlog: np.ndarray  # [M]
+    edge_keeps_backlog: np.ndarray  # [E]
+    capacity: np.ndarray  # [E]
+    order_share: np.ndarray  # [E]
+    has_surplus: np.ndarray  # [markets]
+    mp: tuple  # [M, P]: incoming, sold, owed, supply line
+    ep: tuple  # [E, P]: shipped, returned
+    members: tuple  # [M]: revenue, holding, backlog, transport, interest
+    invoice: np.ndarray  # [E]
+    pairs: tuple  # [pairs]: sold, served on arrival, spend, surplus
+
+
+@njit(cache=True)
+def np_min(a: float, b: float) -> float:
+    """np.minimum(a, b): b on ties (signed zeros), NaN if either is NaN."""
+    return a if (a < b or a != a) else b
+
+
+@njit(cache=True)
+def np_max(a: float, b: float) -> float:
+    """np.maximum(a, b): b on ties (signed zeros), NaN if either is NaN."""
+    return a if (a > b or a != a) else b
+
+
+@njit(cache=True)
+def _block_sum(a, start: int, n: int) -> float:
+    """numpy's pairwise_sum for n <= 128: 8 accumulators, then the rest in order."""
+    if n < 8:
+        res = -0.0
+        for i in range(start, start + n):
+            res += a[i]
+        return res
+    r0 = a[start]
+    r1 = a[start + 1]
+    r2 = a[start + 2]
+    r3 = a[start + 3]
+    r4 = a[start + 4]
+    r5 = a[start + 5]
+    r6 = a[start + 6]
+    r7 = a[start + 7]
+    i = 8
+    stop = n - n % 8
+    while i < stop:
+        j = start + i
+        r0 += a[j]
+        r1 += a[j + 1]
+        r2 += a[j + 2]
+        r3 += a[j + 3]
+        r4 += a[j + 4]
+        r5 += a[j + 5]
+        r6 += a[j + 6]
+        r7 += a[j + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[start + i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def _pairwise(a, start: int, n: int) -> float:
+    """numpy's pairwise_sum: halves (at a multiple of 8) until blocks of <= 128.
+
+    numpy recurses; this walks the same tree with an explicit stack (numba's cache
+    does not reload recursive functions reliably)."""
+    if n <= _BLOCK:
+        return _block_sum(a, start, n)
+    f_start = np.empty(64, dtype=np.int64)
+    f_n = np.empty(64, dtype=np.int64)
+    f_phase = np.zeros(64, dtype=np.int64)
+    values = np.empty(64)
+    sp = 1
+    vp = 0
+    f_start[0] = start
+    f_n[0] = n
+    f_phase[0] = 0
+    while sp > 0:
+        s = f_start[sp - 1]
+        k = f_n[sp - 1]
+        if k <= _BLOCK:
+            values[vp] = _block_sum(a, s, k)
+            vp += 1
+            sp -= 1
+            continue
+        half = k // 2
+        half -= half % 8
+        phase = f_phase[sp - 1]
+        if phase == 0:
+            f_phase[sp - 1] = 1
+            f_start[sp], f_n[sp], f_phase[sp] = s, half, 0
+            sp += 1
+        elif phase == 1:
+            f_phase[sp - 1] = 2
+            f_start[sp], f_n[sp], f_phase[sp] = s + half, k - half, 0
+            sp += 1
+        else:
+            values[vp - 2] = values[vp - 2] + values[vp - 1]
+            vp -= 1
+            sp -= 1
+    return values[0]
+
+
+@njit(cache=True)
+def np_sum(a) -> float:
+    """``a.sum()`` of a contiguous 1-D array, in numpy's (pairwise) order; numpy's
+    reduction starts from its identity +0.0 (so a sum of -0.0 is +0.0)."""
+    return 0.0 + _pairwise(a, 0, a.shape[0])
+
+
+@njit(cache=True)
+def row_sums(a, out) -> None:
+    """``out[:] = a.sum(axis=1)`` of a C-contiguous 2-D array, in numpy's order."""
+    flat = a.reshape(-1)
+    p = a.shape[1]
+    for i in range(a.shape[0]):
+        out[i] = 0.0 + _pairwise(flat, i * p, p)
+
+
+@njit(cache=True)
+def _edge_sums(member_of, x, out) -> None:
+    """out[m] = sum of x[e] over the edges e of member m, in edge order ([E, P] -> [M, P])."""
+    out[:] = 0.0
+    for e in range(x.shape[0]):
+        m = member_of[e]
+        for p in range(x.shape[1]):
+            out[m, p] += x[e, p]
+
+
+@njit(cache=True)
+def goods_and_money(
+    t,
+    pair_demand,
+    cell,
+    # goods (logistics.py), updated in place
+    stock,
+    consumer_backlog,
+    backlog,
+    orders_ring,
+    ships_ring,
+    orders_pending,
+    goods_in_transit,
+    received_total,
+    shipped_total,
+    returned_total,
+    # money (ledger.py), updated in place
+    due,
+    outstanding,
+    cash,
+    outside_paid,
+    outside_received,
+    # structure and rules
+    seller,
+    buyer,
+    lead_time,
+    due_in,
+    is_source,
+    keeps_backlog,
+    edge_keeps_backlog,
+    capacity,
+    seller_in_channel,
+    holding_cost,
+    backlog_cost,
+    transport_cost,
+    has_transport,
+    advertising,
+    has_advertising,
+    cost_of_capital,
+    edge_price,
+    retail_price,
+    surplus_per_unit,
+    has_surplus,
+    any_surplus,
+    # outputs, overwritten: [M, P] x 4, [E, P] x 2, [M] x 5, [E], [pairs] x 4
+    incoming,
+    sold,
+    owed_m,
+    supply_line,
+    shipped,
+    returned,
+    revenue,
+    holding,
+    backlog_c,
+    transport,
+    interest,
+    invoice,
+    pair_sold,
+    pair_new,
+    pair_spend,
+    pair_surplus,
+    # records: the period's row of the recorder's buffer (row < 0: not recorded)
+    rec,
+    row,
+    offsets,
+):
+    """Phases 1 to 5 of a period, in the numpy path's order.
+
+    Returns (units sold to consumers, consumer spend, invoices issued, invoices
+    paid) of the period, for the model's and the ledger's running totals.
+    """
+    n_m, n_p = stock.shape
+    n_e = backlog.shape[0]
+    tmp_m = np.zeros((n_m, n_p))
+    tmp_e = np.empty((n_e, n_p))
+    # ---- phase 1: arrivals
+    ss = t % ships_ring.shape[0]
+    so = t % orders_ring.shape[0]
+    received = ships_ring[ss].copy()
+    ships_ring[ss] = 0.0
+    orders = orders_ring[so].copy()
+    orders_ring[so] = 0.0
+    for e in range(n_e):
+        for p in range(n_p):
+            goods_in_transit[e, p] -= received[e, p]
+            orders_pending[e, p] -= orders[e, p]
+            received_total[e, p] += received[e, p]
+    _edge_sums(buyer, received, tmp_m)
+    for m in range(n_m):
+        for p in range(n_p):
+            stock[m, p] += tmp_m[m, p]
+    # ---- phase 2: consumers buy, backlog first
+    demand = np.zeros((n_m, n_p))
+    demand_flat = demand.reshape(-1)
+    for j in range(cell.shape[0]):
+        demand_flat[cell[j]] = pair_demand[j]
+    new = np.empty((n_m, n_p))
+    for m in range(n_m):
+        keep = 1.0 if keeps_backlog[m] else 0.0
+        for p in range(n_p):
+            from_backlog = np_min(stock[m, p], consumer_backlog[m, p])
+            nw = np_min(stock[m, p] - from_backlog, demand[m, p])
+            new[m, p] = nw
+            s = from_backlog + nw
+            sold[m, p] = s
+            stock[m, p] -= s
+            consumer_backlog[m, p] -= from_backlog
+            consumer_backlog[m, p] += (demand[m, p] - nw) * keep
+    units_sold = np_sum(sold.reshape(-1))
+    sold_flat = sold.reshape(-1)
+    new_flat = new.reshape(-1)
+    price_flat = retail_price.reshape(-1)
+    for j in range(cell.shape[0]):
+        c = cell[j]
+        pair_sold[j] = sold_flat[c]
+        pair_new[j] = new_flat[c]
+        pair_spend[j] = sold_flat[c] * price_flat[c]
+        if any_surplus:
+            pair_surplus[j] = pair_sold[j] * surplus_per_unit[j] if has_surplus[j] else 0.0
+        else:
+            pair_surplus[j] = 0.0
+    for m in range(n_m):
+        for p in range(n_p):
+            tmp_m[m, p] = sold[m, p] * retail_price[m, p]
+    row_sums(tmp_m, revenue)
+    for m in range(n_m):
+        cash[m] += revenue[m]
+    spend = np_sum(revenue)
+    # ---- phase 3: fulfilment (one allocation class)
+    owed = np.empty((n_e, n_p))
+    any_negative = False
+    for e in range(n_e):
+        for p in range(n_p):
+            o = backlog[e, p] + orders[e, p]
+            owed[e, p] = o
+            if o < 0:
+                any_negative = True
+    returned[:] = 0.0
+    if any_negative:
+        for e in range(n_e):
+            for p in range(n_p):
+                tmp_e[e, p] = np_max(-owed[e, p], 0.0)  # wanted back
+                owed[e, p] = np_max(owed[e, p], 0.0)
+        per_buyer = np.empty((n_m, n_p))
+        _edge_sums(buyer, tmp_e, per_buyer)
+        ratio = np.empty((n_m, n_p))
+        for m in range(n_m):
+            for p in range(n_p):
+                have = np_max(stock[m, p], 0.0)
+                ratio[m, p] = have / per_buyer[m, p] if per_buyer[m, p] > have else 1.0
+        for e in range(n_e):
+            for p in range(n_p):
+                returned[e, p] = tmp_e[e, p] * ratio[buyer[e], p]
+        _edge_sums(buyer, returned, tmp_m)
+        for m in range(n_m):
+            for p in range(n_p):
+                stock[m, p] -= tmp_m[m, p]
+        _edge_sums(seller, returned, tmp_m)
+        for m in range(n_m):
+            for p in range(n_p):
+                stock[m, p] += tmp_m[m, p]
+            if is_source[m]:
+                stock[m, :] = 0.0
+        for e in range(n_e):
+            for p in range(n_p):
+                returned_total[e, p] += returned[e, p]
+    total = np.empty((n_m, n_p))
+    _edge_sums(seller, owed, total)
+    ratio = np.ones((n_m, n_p))
+    for m in range(n_m):
+        for p in range(n_p):
+            available = np.inf if is_source[m] else stock[m, p] + 0.0
+            available = np_max(available, 0.0)
+            if total[m, p] > available:
+                ratio[m, p] = available / total[m, p]
+    for e in range(n_e):
+        for p in range(n_p):
+            s = owed[e, p] * ratio[seller[e], p]
+            s = np_min(s, capacity[e])
+            shipped[e, p] = s
+            backlog[e, p] = (owed[e, p] - s) * (1.0 if edge_keeps_backlog[e] else 0.0)
+    _edge_sums(seller, shipped, tmp_m)
+    for m in range(n_m):
+        for p in range(n_p):
+            stock[m, p] -= tmp_m[m, p]
+        if is_source[m]:
+            stock[m, :] = 0.0
+    # shipping: goods arrive in t + lead_time
+    n_ships = ships_ring.shape[0]
+    for e in range(n_e):
+        slot = (t + lead_time[e]) % n_ships
+        for p in range(n_p):
+            ships_ring[slot, e, p] += shipped[e, p]
+            goods_in_transit[e, p] += shipped[e, p]
+            shipped_total[e, p] += shipped[e, p]
+    # invoices
+    for e in range(n_e):
+        for p in range(n_p):
+            tmp_e[e, p] = (shipped[e, p] - returned[e, p]) * edge_price[e, p]
+    row_sums(tmp_e, invoice)
+    horizon = due.shape[0]
+    for e in range(n_e):
+        due[(t + due_in[e]) % horizon, e] += invoice[e]
+        outstanding[e] += invoice[e]
+    issued = np_sum(invoice)
+    # ---- phase 4: costs on the stock and backlog after shipping
+    _edge_sums(seller, backlog, owed_m)
+    for m in range(n_m):
+        for p in range(n_p):
+            owed_m[m, p] += consumer_backlog[m, p]
+    row_sums(stock, holding)
+    row_sums(owed_m, backlog_c)
+    transport[:] = 0.0
+    if has_transport:
+        per_edge = np.empty(n_e)
+        row_sums(shipped, per_edge)
+        for e in range(n_e):
+            transport[seller[e]] += transport_cost[e] * per_edge[e]
+    for m in range(n_m):
+        holding[m] = holding_cost[m] * holding[m]
+        backlog_c[m] = backlog_cost[m] * backlog_c[m]
+        cost = holding[m] + backlog_c[m] + transport[m]
+        cash[m] -= cost
+        outside_paid[m] += cost
+        if has_advertising:
+            cash[m] -= advertising[m]
+            outside_paid[m] += advertising[m]
+    # ---- phase 5: invoices falling due are paid; interest on negative cash
+    slot = t % horizon
+    paid = due[slot].copy()
+    due[slot] = 0.0
+    for e in range(n_e):
+        outstanding[e] -= paid[e]
+    paid_sum = np_sum(paid)
+    to_buyers = np.zeros(n_m)
+    to_sellers = np.zeros(n_m)
+    to_sources = np.zeros(n_m)
+    for e in range(n_e):
+        to_buyers[buyer[e]] += paid[e]
+        if seller_in_channel[e] > 0:
+            to_sellers[seller[e]] += paid[e]
+        else:
+            to_sources[buyer[e]] += paid[e]
+    all_paid = True
+    for m in range(n_m):
+        cash[m] -= to_buyers[m]
+        cash[m] += to_sellers[m]
+        if not to_sources[m] >= 0:
+            all_paid = False
+    if all_paid:
+        for m in range(n_m):
+            outside_paid[m] += to_sources[m]
+    else:
+        out = np.zeros(n_m)
+        back = np.zeros(n_m)
+        for e in range(n_e):
+            source_paid = paid[e] if seller_in_channel[e] <= 0 else 0.0
+            out[buyer[e]] += np_max(source_paid, 0.0)
+            back[buyer[e]] += np_max(-source_paid, 0.0)
+        for m in range(n_m):
+            outside_paid[m] += out[m]
+            outside_received[m] += back[m]
+    any_interest = False
+    for m in range(n_m):
+        interest[m] = cost_of_capital[m] * np_max(-cash[m], 0.0)
+        if interest[m] != 0:
+            any_interest = True
+    if any_interest:
+        for m in range(n_m):
+            cash[m] -= interest[m]
+            outside_paid[m] += interest[m]
+    # ---- for the decisions: orders and demand received, supply lines
+    _edge_sums(seller, orders, incoming)
+    for m in range(n_m):
+        for p in range(n_p):
+            incoming[m, p] += demand[m, p]
+    for e in range(n_e):
+        for p in range(n_p):
+            tmp_e[e, p] = orders_pending[e, p] + backlog[e, p] + goods_in_transit[e, p]
+    _edge_sums(buyer, tmp_e, supply_line)
+    # ---- records (order of metrics.KERNEL_RECORDS)
+    if row >= 0:
+        r = rec[row]
+        _put(r, offsets[0], shipped)
+        _put(r, offsets[1], invoice)
+        _put(r, offsets[2], incoming)
+        _put(r, offsets[3], stock)
+        _put(r, offsets[4], owed_m)
+        _put(r, offsets[5], sold)
+        _put(r, offsets[6], holding)
+        _put(r, offsets[7], backlog_c)
+        _put(r, offsets[8], transport)
+        _put(r, offsets[9], interest)
+        _put(r, offsets[10], cash)
+        _put(r, offsets[11], revenue)
+        _put(r, offsets[12], advertising)
+        _put(r, offsets[13], pair_demand)
+        _put(r, offsets[14], pair_sold)
+        _put(r, offsets[15], pair_new)
+        _put(r, offsets[16], pair_spend)
+        _put(r, offsets[17], pair_surplus)
+    return units_sold, spend, issued, paid_sum
+
+
+@njit(cache=True)
+def _put(row, offset, values) -> None:
+    flat = values.reshape(-1)
+    for i in range(flat.shape[0]):
+        row[offset + i] = flat[i]
+
+
+@njit(cache=True)
+def place_orders(
+    t, order, buyer, order_share, order_delay, orders_ring, orders_pending, placed, edge_price,
+    rec, row, offsets,
+):  # fmt: skip
+    """Each edge's order (its buyer's order x the edge's share) into the order pipeline;
+    records it and the period's edge prices (order of metrics.KERNEL_RECORDS, after the
+    goods-and-money records)."""
+    n_e, n_p = placed.shape
+    horizon = orders_ring.shape[0]
+    for e in range(n_e):
+        slot = (t + order_delay[e]) % horizon
+        for p in range(n_p):
+            q = order[buyer[e], p] * order_share[e]
+            placed[e, p] = q
+            orders_ring[slot, e, p] += q
+            orders_pending[e, p] += q
+    if row >= 0:
+        r = rec[row]
+        _put(r, offsets[18], placed)
+        _put(r, offsets[19], edge_price)
+
+
+@njit(cache=True)
+def sterman(incoming, stock, backlog, supply_line, expected, theta, alpha_s, beta, s_prime):
+    """Sterman's rule in place of numpy's, bit for bit: updates ``expected`` and returns
+    the orders (all [members, products]; parameters [members])."""
+    n, n_p = incoming.shape
+    order = np.empty((n, n_p))
+    for i in range(n):
+        th = theta[i]
+        for p in range(n_p):
+            ex = th * incoming[i, p] + (1.0 - th) * expected[i, p]
+            expected[i, p] = ex
+            net = stock[i, p] - backlog[i, p]
+            q = ex + alpha_s[i] * (s_prime[i] - net - beta[i] * supply_line[i, p])
+            order[i, p] = np_max(q, 0.0)
+    return order
