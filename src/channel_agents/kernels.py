@@ -107,12 +107,16 @@ def _block_sum(a, start: int, n: int) -> float:
 
 @njit(cache=True)
 def _pairwise(a, start: int, n: int) -> float:
-    """numpy's pairwise_sum: halves (at a multiple of 8) until blocks of <= 128.
-
-    numpy recurses; this walks the same tree with an explicit stack (numba's cache
-    does not reload recursive functions reliably)."""
+    """numpy's pairwise_sum: halves (at a multiple of 8) until blocks of <= 128."""
     if n <= _BLOCK:
         return _block_sum(a, start, n)
+    return _pairwise_tree(a, start, n)
+
+
+@njit(cache=True)
+def _pairwise_tree(a, start: int, n: int) -> float:
+    """numpy recurses; this walks the same tree with an explicit stack (numba's cache
+    does not reload recursive functions reliably)."""
     f_start = np.empty(64, dtype=np.int64)
     f_n = np.empty(64, dtype=np.int64)
     f_phase = np.zeros(64, dtype=np.int64)
@@ -160,8 +164,18 @@ def row_sums(a, out) -> None:
     """``out[:] = a.sum(axis=1)`` of a C-contiguous 2-D array, in numpy's order."""
     flat = a.reshape(-1)
     p = a.shape[1]
-    for i in range(a.shape[0]):
-        out[i] = 0.0 + _pairwise(flat, i * p, p)
+    if p < 8:  # the common case: in order
+        for i in range(a.shape[0]):
+            res = -0.0
+            for j in range(i * p, i * p + p):
+                res += flat[j]
+            out[i] = 0.0 + res
+    elif p <= _BLOCK:
+        for i in range(a.shape[0]):
+            out[i] = 0.0 + _block_sum(flat, i * p, p)
+    else:
+        for i in range(a.shape[0]):
+            out[i] = 0.0 + _pairwise_tree(flat, i * p, p)
 
 
 @njit(cache=True)
@@ -235,7 +249,7 @@ def goods_and_money(
     pair_new,
     pair_spend,
     pair_surplus,
-    # records: the period's row of the recorder's buffer (row < 0: not recorded)
+    # records: the recorder's flat buffer, period slot (< 0: not recorded), offsets
     rec,
     row,
     offsets,
@@ -456,33 +470,35 @@ def goods_and_money(
     _edge_sums(buyer, tmp_e, supply_line)
     # ---- records (order of metrics.KERNEL_RECORDS)
     if row >= 0:
-        r = rec[row]
-        _put(r, offsets[0], shipped)
-        _put(r, offsets[1], invoice)
-        _put(r, offsets[2], incoming)
-        _put(r, offsets[3], stock)
-        _put(r, offsets[4], owed_m)
-        _put(r, offsets[5], sold)
-        _put(r, offsets[6], holding)
-        _put(r, offsets[7], backlog_c)
-        _put(r, offsets[8], transport)
-        _put(r, offsets[9], interest)
-        _put(r, offsets[10], cash)
-        _put(r, offsets[11], revenue)
-        _put(r, offsets[12], advertising)
-        _put(r, offsets[13], pair_demand)
-        _put(r, offsets[14], pair_sold)
-        _put(r, offsets[15], pair_new)
-        _put(r, offsets[16], pair_spend)
-        _put(r, offsets[17], pair_surplus)
+        _put(rec, offsets[0], row, shipped)
+        _put(rec, offsets[1], row, invoice)
+        _put(rec, offsets[2], row, incoming)
+        _put(rec, offsets[3], row, stock)
+        _put(rec, offsets[4], row, owed_m)
+        _put(rec, offsets[5], row, sold)
+        _put(rec, offsets[6], row, holding)
+        _put(rec, offsets[7], row, backlog_c)
+        _put(rec, offsets[8], row, transport)
+        _put(rec, offsets[9], row, interest)
+        _put(rec, offsets[10], row, cash)
+        _put(rec, offsets[11], row, revenue)
+        _put(rec, offsets[12], row, advertising)
+        _put(rec, offsets[13], row, pair_demand)
+        _put(rec, offsets[14], row, pair_sold)
+        _put(rec, offsets[15], row, pair_new)
+        _put(rec, offsets[16], row, pair_spend)
+        _put(rec, offsets[17], row, pair_surplus)
     return units_sold, spend, issued, paid_sum
 
 
 @njit(cache=True)
-def _put(row, offset, values) -> None:
+def _put(rec, offset, row, values) -> None:
+    """Record ``values`` for period slot ``row`` in the recorder's flat buffer, where the
+    quantity's [block, *shape] array starts at ``offset``."""
     flat = values.reshape(-1)
+    start = offset + row * flat.shape[0]
     for i in range(flat.shape[0]):
-        row[offset + i] = flat[i]
+        rec[start + i] = flat[i]
 
 
 @njit(cache=True)
@@ -503,9 +519,8 @@ def place_orders(
             orders_ring[slot, e, p] += q
             orders_pending[e, p] += q
     if row >= 0:
-        r = rec[row]
-        _put(r, offsets[18], placed)
-        _put(r, offsets[19], edge_price)
+        _put(rec, offsets[18], row, placed)
+        _put(rec, offsets[19], row, edge_price)
 
 
 @njit(cache=True)

@@ -64,16 +64,17 @@ class Recorder:
     ):
         self.block = max(1, min(block, periods))
         self.keep_series = keep_series
-        # one [block, width] buffer; each raw quantity is a view of its columns, so a
-        # compiled kernel can write a period's records into one row (``offsets``)
-        sizes = {name: math.prod(shape) for name, shape in raw.items()}
-        self.buffer = np.zeros((self.block, sum(sizes.values())))
+        # one flat buffer holding each raw quantity's [block, *shape] array, C-contiguous
+        # one after the other, so a compiled kernel writes a period's records into it
+        # (quantity k of KERNEL_RECORDS, period slot s: offsets[k] + s * its size)
+        sizes = {name: self.block * math.prod(shape) for name, shape in raw.items()}
+        self.buffer = np.zeros(sum(sizes.values()))
         self.raw: dict[str, np.ndarray] = {}
         offset = {}
         start = 0
         for name, shape in raw.items():
             offset[name] = start
-            self.raw[name] = self.buffer[:, start : start + sizes[name]].reshape(self.block, *shape)
+            self.raw[name] = self.buffer[start : start + sizes[name]].reshape(self.block, *shape)
             start += sizes[name]
         self.offsets = np.array([offset.get(name, -1) for name in KERNEL_RECORDS], dtype=np.int64)
         self.derive = derive

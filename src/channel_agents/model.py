@@ -385,8 +385,8 @@ class ChannelModel(ContractTerms, mesa.Model):
         """One period: the eight phases of DESIGN.md, in order."""
         t = self.period = self.period + 1
         plan = self.__dict__.get("_plan")
-        if plan is None:
-            plan = self._plan = self._kernel_plan()
+        if plan is None:  # decided at the first period (False: the numpy path)
+            plan = self._plan = self._kernel_plan() or False
         if plan and not (self.has_fees or self.has_sharing):
             self._compiled_step(t, plan)
             return
