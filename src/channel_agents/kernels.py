@@ -35,26 +35,22 @@ _BLOCK = 128  # numpy's PW_BLOCKSIZE
 
 @dataclass(frozen=True, slots=True)
 class KernelPlan:
-    """What a model's compiled period needs besides its state: the structure as
-    contiguous int64/bool/float64 vectors, and output buffers reused every period."""
+    """What a model's compiled period needs besides its state: the structure and the
+    constant rules packed into a few arrays (each array argument of a compiled call
+    costs about 0.1 microsecond), and output buffers reused every period."""
 
-    seller: np.ndarray  # [E]
-    buyer: np.ndarray  # [E]
-    lead_time: np.ndarray  # [E]
-    order_delay: np.ndarray  # [E]
-    due_in: np.ndarray  # [E]
+    edge_ints: np.ndarray  # [5, E] seller, buyer, lead time, order delay, payment due in
+    edge_rules: np.ndarray  # [5, E] transport cost, capacity, seller in the channel,
+    #                         seller keeps backlog (1/0), order share
+    member_flags: np.ndarray  # [2, M] is a source, keeps backlog
+    member_costs: np.ndarray  # [4, M] holding cost, backlog cost, cost of capital, advertising
     cell: np.ndarray  # [pairs] flat (retailer, product) cell of each market pair
-    is_source: np.ndarray  # [M]
-    keeps_backlog: np.ndarray  # [M]
-    edge_keeps_backlog: np.ndarray  # [E]
-    capacity: np.ndarray  # [E]
-    order_share: np.ndarray  # [E]
-    has_surplus: np.ndarray  # [markets]
-    mp: tuple  # [M, P]: incoming, sold, owed, supply line
-    ep: tuple  # [E, P]: shipped, returned
-    members: tuple  # [M]: revenue, holding, backlog, transport, interest
-    invoice: np.ndarray  # [E]
-    pairs: tuple  # [pairs]: sold, served on arrival, spend, surplus
+    has_surplus: np.ndarray  # [markets] (one pair each)
+    mp: np.ndarray  # [4, M, P] out: incoming, sold, owed, supply line
+    ep: np.ndarray  # [3, E, P] out: shipped, returned, placed
+    members: np.ndarray  # [5, M] out: revenue, holding, backlog cost, transport, interest
+    invoice: np.ndarray  # [E] out
+    pairs: np.ndarray  # [4, pairs] out: sold, served on arrival, spend, surplus
 
 
 @njit(cache=True)
@@ -192,7 +188,6 @@ def _edge_sums(member_of, x, out) -> None:
 def goods_and_money(
     t,
     pair_demand,
-    cell,
     # goods (logistics.py), updated in place
     stock,
     consumer_backlog,
@@ -210,45 +205,25 @@ def goods_and_money(
     cash,
     outside_paid,
     outside_received,
-    # structure and rules
-    seller,
-    buyer,
-    lead_time,
-    due_in,
-    is_source,
-    keeps_backlog,
-    edge_keeps_backlog,
-    capacity,
-    seller_in_channel,
-    holding_cost,
-    backlog_cost,
-    transport_cost,
-    has_transport,
-    advertising,
-    has_advertising,
-    cost_of_capital,
+    # prices and demand knowledge
     edge_price,
     retail_price,
     surplus_per_unit,
-    has_surplus,
     any_surplus,
-    # outputs, overwritten: [M, P] x 4, [E, P] x 2, [M] x 5, [E], [pairs] x 4
-    incoming,
-    sold,
-    owed_m,
-    supply_line,
-    shipped,
-    returned,
-    revenue,
-    holding,
-    backlog_c,
-    transport,
-    interest,
+    has_transport,
+    has_advertising,
+    # KernelPlan: structure, rules and output buffers
+    cell,
+    edge_ints,
+    edge_rules,
+    member_flags,
+    member_costs,
+    has_surplus,
+    mp,
+    ep,
+    members,
     invoice,
-    pair_sold,
-    pair_new,
-    pair_spend,
-    pair_surplus,
+    pairs,
     # records: the recorder's flat buffer, period slot (< 0: not recorded), offsets
     rec,
     row,
@@ -259,6 +234,22 @@ def goods_and_money(
     Returns (units sold to consumers, consumer spend, invoices issued, invoices
     paid) of the period, for the model's and the ledger's running totals.
     """
+    seller, buyer, lead_time, due_in = edge_ints[0], edge_ints[1], edge_ints[2], edge_ints[4]
+    transport_cost, capacity, seller_in_channel = edge_rules[0], edge_rules[1], edge_rules[2]
+    edge_keeps_backlog = edge_rules[3]
+    is_source, keeps_backlog = member_flags[0], member_flags[1]
+    holding_cost, backlog_cost = member_costs[0], member_costs[1]
+    cost_of_capital, advertising = member_costs[2], member_costs[3]
+    incoming, sold, owed_m, supply_line = mp[0], mp[1], mp[2], mp[3]
+    shipped, returned = ep[0], ep[1]
+    revenue, holding, backlog_c, transport, interest = (
+        members[0],
+        members[1],
+        members[2],
+        members[3],
+        members[4],
+    )
+    pair_sold, pair_new, pair_spend, pair_surplus = pairs[0], pairs[1], pairs[2], pairs[3]
     n_m, n_p = stock.shape
     n_e = backlog.shape[0]
     tmp_m = np.zeros((n_m, n_p))
@@ -368,7 +359,7 @@ def goods_and_money(
             s = owed[e, p] * ratio[seller[e], p]
             s = np_min(s, capacity[e])
             shipped[e, p] = s
-            backlog[e, p] = (owed[e, p] - s) * (1.0 if edge_keeps_backlog[e] else 0.0)
+            backlog[e, p] = (owed[e, p] - s) * edge_keeps_backlog[e]
     _edge_sums(seller, shipped, tmp_m)
     for m in range(n_m):
         for p in range(n_p):
@@ -502,13 +493,11 @@ def _put(rec, offset, row, values) -> None:
 
 
 @njit(cache=True)
-def place_orders(
-    t, order, buyer, order_share, order_delay, orders_ring, orders_pending, placed, edge_price,
-    rec, row, offsets,
-):  # fmt: skip
+def place_orders(t, order, edge_ints, edge_rules, orders_ring, orders_pending, placed, edge_price, rec, row, offsets):  # fmt: skip
     """Each edge's order (its buyer's order x the edge's share) into the order pipeline;
     records it and the period's edge prices (order of metrics.KERNEL_RECORDS, after the
     goods-and-money records)."""
+    buyer, order_delay, order_share = edge_ints[1], edge_ints[3], edge_rules[4]
     n_e, n_p = placed.shape
     horizon = orders_ring.shape[0]
     for e in range(n_e):

@@ -448,23 +448,32 @@ class ChannelModel(ContractTerms, mesa.Model):
         m, e = topo.n_members, topo.n_edges
         p = len(self.products)
         return KernelPlan(
-            seller=np.ascontiguousarray(topo.seller, dtype=np.int64),
-            buyer=np.ascontiguousarray(topo.buyer, dtype=np.int64),
-            lead_time=np.ascontiguousarray(topo.lead_time, dtype=np.int64),
-            order_delay=np.ascontiguousarray(topo.order_delay, dtype=np.int64),
-            due_in=np.ascontiguousarray(led.due_in, dtype=np.int64),
+            edge_ints=np.array(
+                [topo.seller, topo.buyer, topo.lead_time, topo.order_delay, led.due_in],
+                dtype=np.int64,
+            ),
+            edge_rules=np.array(
+                [
+                    self.transport_cost,
+                    lg.capacity[:, 0],
+                    led.seller_in_channel,
+                    lg.edge_keeps_backlog[:, 0],
+                    self.order_share[:, 0],
+                ],
+                dtype=float,
+            ),
+            member_flags=np.array([topo.is_source, lg.keeps_backlog], dtype=bool),
+            member_costs=np.array(
+                [self.holding_cost, self.backlog_cost, led.cost_of_capital, self.advertising],
+                dtype=float,
+            ),
             cell=np.ascontiguousarray(self._cell, dtype=np.int64),
-            is_source=np.ascontiguousarray(topo.is_source, dtype=bool),
-            keeps_backlog=np.ascontiguousarray(lg.keeps_backlog, dtype=bool),
-            edge_keeps_backlog=np.ascontiguousarray(lg.edge_keeps_backlog[:, 0], dtype=bool),
-            capacity=np.ascontiguousarray(lg.capacity[:, 0], dtype=float),
-            order_share=np.ascontiguousarray(self.order_share[:, 0], dtype=float),
             has_surplus=np.ascontiguousarray(mk.has_surplus, dtype=bool),
-            mp=(np.zeros((m, p)), np.zeros((m, p)), np.zeros((m, p)), np.zeros((m, p))),
-            ep=(np.zeros((e, p)), np.zeros((e, p))),
-            members=tuple(np.zeros(m) for _ in range(5)),
+            mp=np.zeros((4, m, p)),
+            ep=np.zeros((3, e, p)),
+            members=np.zeros((5, m)),
             invoice=np.zeros(e),
-            pairs=tuple(np.zeros(mk.n_pairs) for _ in range(4)),
+            pairs=np.zeros((4, mk.n_pairs)),
         )
 
     def _compiled_step(self, t: int, plan: KernelPlan) -> None:
@@ -472,35 +481,26 @@ class ChannelModel(ContractTerms, mesa.Model):
         lg, led, mk, rec = self.logistics, self.ledger, self.markets, self.recorder
         pair_demand = mk.demand(t, self.retail_price, self.commitment)
         row = rec.slot if t > self.warmup else -1
-        incoming, sold, owed, supply_line = plan.mp
-        shipped, returned = plan.ep
-        revenue, holding, backlog, transport, interest = plan.members
         units, spend, issued, paid = goods_and_money(
-            t, pair_demand, plan.cell,
+            t, pair_demand,
             lg.stock, lg.consumer_backlog, lg.backlog, lg.orders_in_transit,
             lg.shipments_in_transit, lg.orders_pending, lg.goods_in_transit,
             lg.received_total, lg.shipped_total, lg.returned_total,
             led.due, led.outstanding, led.cash, led.outside_paid, led.outside_received,
-            plan.seller, plan.buyer, plan.lead_time, plan.due_in, plan.is_source,
-            plan.keeps_backlog, plan.edge_keeps_backlog, plan.capacity, led.seller_in_channel,
-            self.holding_cost, self.backlog_cost, self.transport_cost, self.has_transport,
-            self.advertising, self.has_advertising, led.cost_of_capital,
-            self.edge_price, self.retail_price, mk.surplus_per_unit, plan.has_surplus,
-            mk.any_surplus,
-            incoming, sold, owed, supply_line, shipped, returned,
-            revenue, holding, backlog, transport, interest, plan.invoice, *plan.pairs,
+            self.edge_price, self.retail_price, mk.surplus_per_unit, mk.any_surplus,
+            self.has_transport, self.has_advertising,
+            plan.cell, plan.edge_ints, plan.edge_rules, plan.member_flags, plan.member_costs,
+            plan.has_surplus, plan.mp, plan.ep, plan.members, plan.invoice, plan.pairs,
             rec.buffer, row, rec.offsets,
         )  # fmt: skip
         self.consumer_units_total += units
         led.consumer_spend_total += spend
         led.issued_total += issued
         led.paid_total += paid
-        self.market_revenue, self.invoice_amount, self.owed, self.interest = (
-            revenue,
-            plan.invoice,
-            owed,
-            interest,
-        )
+        incoming, sold, owed, supply_line = plan.mp
+        shipped = plan.ep[0]
+        self.market_revenue, self.invoice_amount = plan.members[0], plan.invoice
+        self.owed, self.interest = owed, plan.members[4]
         self._shipped, self._sold = shipped, sold
         self.negotiate(t)
         if self.dynamic_prices:
@@ -508,9 +508,8 @@ class ChannelModel(ContractTerms, mesa.Model):
             self.decide_prices()
         order = self._member_orders(t, incoming, supply_line)
         place_orders(
-            t, order, plan.buyer, plan.order_share, plan.order_delay, lg.orders_in_transit,
-            lg.orders_pending, np.empty_like(shipped), self.edge_price, rec.buffer, row,
-            rec.offsets,
+            t, order, plan.edge_ints, plan.edge_rules, lg.orders_in_transit, lg.orders_pending,
+            plan.ep[2], self.edge_price, rec.buffer, row, rec.offsets,
         )  # fmt: skip
         if row >= 0:
             rec.advance()
@@ -737,7 +736,7 @@ class ChannelModel(ContractTerms, mesa.Model):
             goods = stock - lg.consumer_backlog + lg.by_buyer @ lg.goods_in_transit
             own = lg.by_buyer @ (lg.orders_pending + lg.backlog)
             echelon = self.subtree @ goods + own
-        order = np.zeros_like(stock)
+        order = np.zeros(stock.shape)
         unit_cost = self._unit_cost() if self.needs_unit_cost else None
         for ks, policy in self.ordering_groups:
             lead_time, allow_returns = self._group_constants(ks)

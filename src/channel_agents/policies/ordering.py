@@ -81,15 +81,10 @@ class Sterman(OrderingPolicy):
         call (kernels.sterman: the class docstring's formulas, in numpy's order)."""
         if self.expected is None:
             self.expected = np.where(np.isnan(self._initial), obs.incoming, self._initial)
+        # (numba compiles a variant for any other dtype or memory layout of the inputs)
         return sterman(
-            _f64(obs.incoming), _f64(obs.stock), _f64(obs.backlog), _f64(obs.supply_line),
-            self.expected, *self._vectors,
-        )  # fmt: skip
-
-
-def _f64(a: np.ndarray) -> np.ndarray:
-    """A C-contiguous float64 array (the compiled kernels' input type); no copy if it is."""
-    return np.ascontiguousarray(a, dtype=np.float64)
+            obs.incoming, obs.stock, obs.backlog, obs.supply_line, self.expected, *self._vectors
+        )
 
 
 class _Forecast:
