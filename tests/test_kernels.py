@@ -98,3 +98,15 @@ def test_row_sums_of_negative_zeros_like_numpy():
         out = np.empty(2)
         row_sums(a, out)
         assert (bits(out) == bits(a.sum(axis=1))).all()
+
+
+def test_s_S_kernel_is_the_rule_in_numpy():
+    from channel_agents.kernels import s_S
+
+    rng = np.random.default_rng(3)
+    n, p = 5, 2
+    stock, backlog, line = (rng.uniform(0, 30, (n, p)) for _ in range(3))
+    s, S = rng.uniform(10, 40, n), rng.uniform(40, 60, n)
+    position = stock - backlog + line
+    want = np.where(position <= s[:, None], S[:, None] - position, 0.0)
+    assert (bits(s_S(stock, backlog, line, s, S)) == bits(want)).all()

@@ -10,7 +10,8 @@ kernels do the same arithmetic element by element in one compiled call:
   period's records (phases 1 to 5 of the loop);
 - :func:`place_orders`: orders onto their edges and into the pipeline, with
   their records (after phase 7);
-- :func:`sterman`: Sterman's anchoring and adjustment rule.
+- :func:`sterman` and :func:`s_S`: Sterman's anchoring and adjustment rule and
+  the (s, S) rule.
 
 They reproduce the numpy path bit for bit: every sum runs in the order numpy
 runs it (:func:`np_sum` is numpy's pairwise summation; sums over edges run in
@@ -51,6 +52,12 @@ class KernelPlan:
     members: np.ndarray  # [5, M] out: revenue, holding, backlog cost, transport, interest
     invoice: np.ndarray  # [E] out
     pairs: np.ndarray  # [4, pairs] out: sold, served on arrival, spend, surplus
+    views: tuple = ()  # incoming, sold, owed, supply line, shipped, placed, revenue, interest
+
+    def __post_init__(self) -> None:
+        mp, ep, members = self.mp, self.ep, self.members
+        views = (mp[0], mp[1], mp[2], mp[3], ep[0], ep[2], members[0], members[4])
+        object.__setattr__(self, "views", views)  # (indexing costs a view per period)
 
 
 @njit(cache=True)
@@ -526,4 +533,18 @@ def sterman(incoming, stock, backlog, supply_line, expected, theta, alpha_s, bet
             net = stock[i, p] - backlog[i, p]
             q = ex + alpha_s[i] * (s_prime[i] - net - beta[i] * supply_line[i, p])
             order[i, p] = np_max(q, 0.0)
+    return order
+
+
+@njit(cache=True)
+def s_S(stock, backlog, supply_line, s, S):
+    """(s, S) in place of numpy's, bit for bit: order up to S where the inventory
+    position (stock - backlog + supply line) is at or below s ([members, products];
+    s and S [members])."""
+    n, n_p = stock.shape
+    order = np.empty((n, n_p))
+    for i in range(n):
+        for p in range(n_p):
+            position = (stock[i, p] - backlog[i, p]) + supply_line[i, p]
+            order[i, p] = S[i] - position if position <= s[i] else 0.0
     return order

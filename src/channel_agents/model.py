@@ -497,10 +497,9 @@ class ChannelModel(ContractTerms, mesa.Model):
         led.consumer_spend_total += spend
         led.issued_total += issued
         led.paid_total += paid
-        incoming, sold, owed, supply_line = plan.mp
-        shipped = plan.ep[0]
-        self.market_revenue, self.invoice_amount = plan.members[0], plan.invoice
-        self.owed, self.interest = owed, plan.members[4]
+        incoming, sold, owed, supply_line, shipped, placed, revenue, interest = plan.views
+        self.market_revenue, self.invoice_amount = revenue, plan.invoice
+        self.owed, self.interest = owed, interest
         self._shipped, self._sold = shipped, sold
         self.negotiate(t)
         if self.dynamic_prices:
@@ -509,7 +508,7 @@ class ChannelModel(ContractTerms, mesa.Model):
         order = self._member_orders(t, incoming, supply_line)
         place_orders(
             t, order, plan.edge_ints, plan.edge_rules, lg.orders_in_transit, lg.orders_pending,
-            plan.ep[2], self.edge_price, rec.buffer, row, rec.offsets,
+            placed, self.edge_price, rec.buffer, row, rec.offsets,
         )  # fmt: skip
         if row >= 0:
             rec.advance()
@@ -740,18 +739,21 @@ class ChannelModel(ContractTerms, mesa.Model):
         unit_cost = self._unit_cost() if self.needs_unit_cost else None
         for ks, policy in self.ordering_groups:
             lead_time, allow_returns = self._group_constants(ks)
+            # x.take(ks, axis=0) is x[ks] (a copy of the group's rows) at half the cost
             common = {
-                "period": t, "incoming": incoming[ks], "stock": stock[ks],
-                "backlog": backlog[ks], "supply_line": supply_line[ks],
+                "period": t, "incoming": incoming.take(ks, axis=0),
+                "stock": stock.take(ks, axis=0), "backlog": backlog.take(ks, axis=0),
+                "supply_line": supply_line.take(ks, axis=0),
                 "lead_time": lead_time, "allow_returns": allow_returns,
             }  # fmt: skip
             if policy.needs_knowledge:
-                common["unit_cost"] = unit_cost[ks]
+                common["unit_cost"] = unit_cost.take(ks, axis=0)
                 common["responses"] = tuple(self.responses[k] for k in ks)
             if self.information[ks[0]]:  # a group shares one information level
                 obs: OrderObservation = SharedOrderObservation(
-                    **common, end_demand=end[ks], echelon_position=echelon[ks],
-                    echelon_lead_time=self.echelon_lead[ks],
+                    **common, end_demand=end.take(ks, axis=0),
+                    echelon_position=echelon.take(ks, axis=0),
+                    echelon_lead_time=self.echelon_lead.take(ks, axis=0),
                 )  # fmt: skip
             else:
                 obs = OrderObservation(**common)

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from channel_agents.kernels import sterman
+from channel_agents.kernels import s_S, sterman
 from channel_agents.observations import OrderObservation, SharedOrderObservation
 
 ORDERING_POLICIES: dict[str, type[OrderingPolicy]] = {}
@@ -216,10 +216,11 @@ class SS(OrderingPolicy):
         super().__init__(params, n_products)
         self.s = self.column("s")
         self.S = self.column("S")
+        self._vectors = (np.ascontiguousarray(self.s[:, 0]), np.ascontiguousarray(self.S[:, 0]))
 
     def decide(self, obs: OrderObservation) -> np.ndarray:
-        position = obs.inventory_position
-        return np.where(position <= self.s, self.S - position, 0.0)
+        """np.where(position <= s, S - position, 0), in one compiled call (kernels.s_S)."""
+        return s_S(obs.stock, obs.backlog, obs.supply_line, *self._vectors)
 
 
 @register
