@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def phase_times(cfg, repeats: int = 5) -> None:
     """Microseconds of CPU time per period in each part of the compiled period."""
-    import channel_agents.model as model_module
+    import channel_agents.kernels as kernels
     from channel_agents.model import ChannelModel
 
     parts = {"market demand": 0.0, "goods and money kernel": 0.0, "ordering decisions": 0.0}
@@ -84,10 +84,10 @@ def phase_times(cfg, repeats: int = 5) -> None:
         return wrapper
 
     best: dict[str, float] = {}
-    saved = model_module.goods_and_money, model_module.place_orders
+    saved = kernels.goods_and_money, kernels.place_orders
     try:
-        model_module.goods_and_money = timed("goods and money kernel", saved[0])
-        model_module.place_orders = timed("order placement kernel", saved[1])
+        kernels.goods_and_money = timed("goods and money kernel", saved[0])
+        kernels.place_orders = timed("order placement kernel", saved[1])
         for _ in range(repeats):
             for name in parts:
                 parts[name] = 0.0
@@ -114,7 +114,7 @@ def phase_times(cfg, repeats: int = 5) -> None:
             for name, v in row.items():
                 best[name] = min(best.get(name, float("inf")), v)
     finally:
-        model_module.goods_and_money, model_module.place_orders = saved
+        kernels.goods_and_money, kernels.place_orders = saved
     print(f"--- a period's parts without the profiler (CPU time, best of {repeats} runs) ---")
     for name, v in best.items():
         print(f"{name:>24}: {v * 1e6:6.1f} us")

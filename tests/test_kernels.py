@@ -110,3 +110,20 @@ def test_s_S_kernel_is_the_rule_in_numpy():
     position = stock - backlog + line
     want = np.where(position <= s[:, None], S[:, None] - position, 0.0)
     assert (bits(s_S(stock, backlog, line, s, S)) == bits(want)).all()
+
+
+def test_a_copied_model_continues_as_the_original():
+    """copy.deepcopy mid-run (the classroom probes a game so): the copy's compiled
+    period works on its own buffers and continues exactly as the original."""
+    import copy
+
+    model = ChannelModel("configs/beer_game.yaml")
+    for _ in range(10):
+        model.step()
+    twin = copy.deepcopy(model)
+    for _ in range(26):
+        model.step()
+        twin.step()
+    assert twin.__dict__.get("_plan")
+    assert twin.summary()["team_cost"] == model.summary()["team_cost"]
+    assert (twin.logistics.stock == model.logistics.stock).all()

@@ -26,7 +26,8 @@ Compiled once per machine and cached (``cache=True``) next to this module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 
 import numpy as np
 from numba import njit
@@ -52,12 +53,18 @@ class KernelPlan:
     members: np.ndarray  # [5, M] out: revenue, holding, backlog cost, transport, interest
     invoice: np.ndarray  # [E] out
     pairs: np.ndarray  # [4, pairs] out: sold, served on arrival, spend, surplus
+    goods_and_money: Callable  # the kernels (looked up when the plan is made)
+    place_orders: Callable
     views: tuple = ()  # incoming, sold, owed, supply line, shipped, placed, revenue, interest
 
     def __post_init__(self) -> None:
         mp, ep, members = self.mp, self.ep, self.members
         views = (mp[0], mp[1], mp[2], mp[3], ep[0], ep[2], members[0], members[4])
         object.__setattr__(self, "views", views)  # (indexing costs a view per period)
+
+    def __reduce__(self):
+        """Copies (copy.deepcopy of a model) rebuild the views on the copied buffers."""
+        return KernelPlan, tuple(getattr(self, f.name) for f in fields(self) if f.name != "views")
 
 
 @njit(cache=True)

@@ -67,15 +67,14 @@ class Recorder:
         # one flat buffer holding each raw quantity's [block, *shape] array, C-contiguous
         # one after the other, so a compiled kernel writes a period's records into it
         # (quantity k of KERNEL_RECORDS, period slot s: offsets[k] + s * its size)
-        sizes = {name: self.block * math.prod(shape) for name, shape in raw.items()}
-        self.buffer = np.zeros(sum(sizes.values()))
-        self.raw: dict[str, np.ndarray] = {}
-        offset = {}
+        self._layout: list[tuple[str, int, tuple[int, ...]]] = []
         start = 0
         for name, shape in raw.items():
-            offset[name] = start
-            self.raw[name] = self.buffer[start : start + sizes[name]].reshape(self.block, *shape)
-            start += sizes[name]
+            self._layout.append((name, start, shape))
+            start += self.block * math.prod(shape)
+        self.buffer = np.zeros(start)
+        self.raw = self._views()
+        offset = {name: start for name, start, _ in self._layout}
         self.offsets = np.array([offset.get(name, -1) for name in KERNEL_RECORDS], dtype=np.int64)
         self.derive = derive
         self.n_members = n_members
@@ -96,6 +95,24 @@ class Recorder:
         self.raw_totals = {name: np.zeros(raw[name]) for name in TOTALLED if name in raw}
         self.member_blocks: list[np.ndarray] = []
         self.market_blocks: list[np.ndarray] = []
+
+    def _views(self) -> dict[str, np.ndarray]:
+        """Each raw quantity's [block, *shape] array, a view of the buffer."""
+        return {
+            name: self.buffer[start : start + self.block * math.prod(shape)].reshape(
+                self.block, *shape
+            )
+            for name, start, shape in self._layout
+        }
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["raw"]  # views: a copy (copy.deepcopy, pickle) rebuilds them on its buffer
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.raw = self._views()
 
     def slot_of(self, name: str) -> np.ndarray:
         """This period's slot of raw quantity ``name`` (write into it)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mesa
 import numpy as np
@@ -36,7 +36,6 @@ from channel_agents.config import (
 )
 from channel_agents.consumers import Markets
 from channel_agents.contracts import contract_book
-from channel_agents.kernels import KernelPlan, goods_and_money, place_orders
 from channel_agents.ledger import Ledger
 from channel_agents.logistics import Logistics
 from channel_agents.members import AGENT_CLASSES, ChannelMember
@@ -55,6 +54,9 @@ from channel_agents.policies.ordering import ORDERING_POLICIES, OrderingPolicy
 from channel_agents.policies.pricing import PRICING_POLICIES, PricingPolicy
 from channel_agents.strategies import resolve_levers
 from channel_agents.terms import ContractTerms
+
+if TYPE_CHECKING:
+    from channel_agents.kernels import KernelPlan
 
 
 class ChannelModel(ContractTerms, mesa.Model):
@@ -445,9 +447,11 @@ class ChannelModel(ContractTerms, mesa.Model):
         )
         if not simple:
             return None
+        from channel_agents import kernels  # numba loads at the first compiled period
+
         m, e = topo.n_members, topo.n_edges
         p = len(self.products)
-        return KernelPlan(
+        return kernels.KernelPlan(
             edge_ints=np.array(
                 [topo.seller, topo.buyer, topo.lead_time, topo.order_delay, led.due_in],
                 dtype=np.int64,
@@ -474,6 +478,8 @@ class ChannelModel(ContractTerms, mesa.Model):
             members=np.zeros((5, m)),
             invoice=np.zeros(e),
             pairs=np.zeros((4, mk.n_pairs)),
+            goods_and_money=kernels.goods_and_money,
+            place_orders=kernels.place_orders,
         )
 
     def _compiled_step(self, t: int, plan: KernelPlan) -> None:
@@ -481,7 +487,7 @@ class ChannelModel(ContractTerms, mesa.Model):
         lg, led, mk, rec = self.logistics, self.ledger, self.markets, self.recorder
         pair_demand = mk.demand(t, self.retail_price, self.commitment)
         row = rec.slot if t > self.warmup else -1
-        units, spend, issued, paid = goods_and_money(
+        units, spend, issued, paid = plan.goods_and_money(
             t, pair_demand,
             lg.stock, lg.consumer_backlog, lg.backlog, lg.orders_in_transit,
             lg.shipments_in_transit, lg.orders_pending, lg.goods_in_transit,
@@ -506,7 +512,7 @@ class ChannelModel(ContractTerms, mesa.Model):
             self.last_units = lg.by_seller @ shipped + sold
             self.decide_prices()
         order = self._member_orders(t, incoming, supply_line)
-        place_orders(
+        plan.place_orders(
             t, order, plan.edge_ints, plan.edge_rules, lg.orders_in_transit, lg.orders_pending,
             placed, self.edge_price, rec.buffer, row, rec.offsets,
         )  # fmt: skip

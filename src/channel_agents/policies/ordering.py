@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from channel_agents.kernels import s_S, sterman
 from channel_agents.observations import OrderObservation, SharedOrderObservation
 
 ORDERING_POLICIES: dict[str, type[OrderingPolicy]] = {}
@@ -70,6 +69,9 @@ class Sterman(OrderingPolicy):
         init = [p.initial_expectation for p in self.params]
         self._initial = np.array([np.nan if v is None else v for v in init])[:, None]
         self.expected: np.ndarray | None = None
+        from channel_agents.kernels import sterman  # (numba loads with the first model)
+
+        self._kernel = sterman
         # the parameters as contiguous vectors, for the compiled rule
         self._vectors = tuple(
             np.ascontiguousarray(c[:, 0])
@@ -82,7 +84,7 @@ class Sterman(OrderingPolicy):
         if self.expected is None:
             self.expected = np.where(np.isnan(self._initial), obs.incoming, self._initial)
         # (numba compiles a variant for any other dtype or memory layout of the inputs)
-        return sterman(
+        return self._kernel(
             obs.incoming, obs.stock, obs.backlog, obs.supply_line, self.expected, *self._vectors
         )
 
@@ -217,10 +219,13 @@ class SS(OrderingPolicy):
         self.s = self.column("s")
         self.S = self.column("S")
         self._vectors = (np.ascontiguousarray(self.s[:, 0]), np.ascontiguousarray(self.S[:, 0]))
+        from channel_agents.kernels import s_S  # (numba loads with the first model)
+
+        self._kernel = s_S
 
     def decide(self, obs: OrderObservation) -> np.ndarray:
         """np.where(position <= s, S - position, 0), in one compiled call (kernels.s_S)."""
-        return s_S(obs.stock, obs.backlog, obs.supply_line, *self._vectors)
+        return self._kernel(obs.stock, obs.backlog, obs.supply_line, *self._vectors)
 
 
 @register
