@@ -2,7 +2,11 @@
 
 Runs configs/beer_game.yaml for 20,000 periods (series kept, as in the
 ``beer_game`` benchmark) under cProfile and prints the top 25 functions by
-total (own) time, then the top 10 by cumulative time.
+total (own) time, then the top 10 by cumulative time. cProfile does not see
+inside the compiled kernels (kernels.py) and inflates Python calls, so a second
+run without the profiler times the parts of a period (best of 5 runs):
+market demand, the goods-and-money kernel, the ordering decisions, order
+placement, the rest of the model's step, and Mesa's event scheduling.
 
     .venv/bin/python -m benchmarks.profile_beer_game [--periods N] [--top N]
 """
@@ -57,7 +61,64 @@ def main(argv: list[str] | None = None) -> int:
         start_at = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls"))
         print(f"--- top {top} by {'total (own)' if order == 'tottime' else order} time ---")
         print(shorten("\n".join(lines[start_at:])), end="\n\n")
+    phase_times(cfg)
     return 0
+
+
+def phase_times(cfg, repeats: int = 5) -> None:
+    """Microseconds of CPU time per period in each part of the compiled period."""
+    import channel_agents.kernels as kernels
+    from channel_agents.model import ChannelModel
+
+    parts = {"market demand": 0.0, "goods and money kernel": 0.0, "ordering decisions": 0.0}
+    parts["order placement kernel"] = 0.0
+    clock = time.perf_counter
+
+    def timed(name, fn):
+        def wrapper(*args, **kwargs):
+            start = clock()
+            out = fn(*args, **kwargs)
+            parts[name] += clock() - start
+            return out
+
+        return wrapper
+
+    best: dict[str, float] = {}
+    saved = kernels.goods_and_money, kernels.place_orders
+    try:
+        kernels.goods_and_money = timed("goods and money kernel", saved[0])
+        kernels.place_orders = timed("order placement kernel", saved[1])
+        for _ in range(repeats):
+            for name in parts:
+                parts[name] = 0.0
+            model = ChannelModel(cfg, keep_series=True)
+            model.markets.demand = timed("market demand", model.markets.demand)
+            model._member_orders = timed("ordering decisions", model._member_orders)
+            body = model._user_step
+            steps = {"step body": 0.0}
+
+            def step_body(body=body, steps=steps):
+                start = clock()
+                body()
+                steps["step body"] += clock() - start
+
+            model._user_step = step_body
+            start = clock()
+            model.run()
+            total = clock() - start
+            n = model.period
+            row = {name: v / n for name, v in parts.items()}
+            row["rest of the step"] = steps["step body"] / n - sum(row.values())
+            row["Mesa event scheduling"] = total / n - steps["step body"] / n
+            row["period"] = total / n
+            for name, v in row.items():
+                best[name] = min(best.get(name, float("inf")), v)
+    finally:
+        kernels.goods_and_money, kernels.place_orders = saved
+    print(f"--- a period's parts without the profiler (best of {repeats} runs) ---")
+    for name, v in best.items():
+        print(f"{name:>24}: {v * 1e6:6.1f} us")
+    print(f"{'':>24}  ({1 / best['period']:,.0f} periods/s with the timers)")
 
 
 if __name__ == "__main__":

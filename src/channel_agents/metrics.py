@@ -42,6 +42,13 @@ PRODUCT_FIELDS = ("sold", "spend", "surplus")
 TOTALLED = tuple(f"segment_{f}" for f in SEGMENT_FIELDS) + tuple(
     f"product_{f}" for f in PRODUCT_FIELDS
 )
+# raw quantities the compiled period kernels record (kernels.py), in their order
+KERNEL_RECORDS = (
+    "shipped", "invoice", "incoming", "stock", "owed", "retail_sold", "holding",
+    "backlog_cost", "transport", "interest", "cash", "retail_revenue", "advertising",
+    "market_demand", "market_sold", "market_served_on_arrival", "market_spend",
+    "market_surplus", "placed", "edge_price",
+)  # fmt: skip
 _MF = {f: i for i, f in enumerate(MEMBER_FIELDS)}
 _KF = {f: i for i, f in enumerate(MARKET_FIELDS)}
 
@@ -61,7 +68,18 @@ class Recorder:
     ):
         self.block = max(1, min(block, periods))
         self.keep_series = keep_series
-        self.raw = {name: np.zeros((self.block, *shape)) for name, shape in raw.items()}
+        # one flat buffer holding each raw quantity's [block, *shape] array, C-contiguous
+        # one after the other, so a compiled kernel writes a period's records into it
+        # (quantity k of KERNEL_RECORDS, period slot s: offsets[k] + s * its size)
+        self._layout: list[tuple[str, int, tuple[int, ...]]] = []
+        start = 0
+        for name, shape in raw.items():
+            self._layout.append((name, start, shape))
+            start += self.block * math.prod(shape)
+        self.buffer = np.zeros(start)
+        self.raw = self._views()
+        offset = {name: start for name, start, _ in self._layout}
+        self.offsets = np.array([offset.get(name, -1) for name in KERNEL_RECORDS], dtype=np.int64)
         self.derive = derive
         self.n_members = n_members
         self.n_markets = n_markets
@@ -81,6 +99,24 @@ class Recorder:
         self.raw_totals = {name: np.zeros(raw[name]) for name in TOTALLED if name in raw}
         self.member_blocks: list[np.ndarray] = []
         self.market_blocks: list[np.ndarray] = []
+
+    def _views(self) -> dict[str, np.ndarray]:
+        """Each raw quantity's [block, *shape] array, a view of the buffer."""
+        return {
+            name: self.buffer[start : start + self.block * math.prod(shape)].reshape(
+                self.block, *shape
+            )
+            for name, start, shape in self._layout
+        }
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["raw"]  # views: a copy (copy.deepcopy, pickle) rebuilds them on its buffer
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.raw = self._views()
 
     def slot_of(self, name: str) -> np.ndarray:
         """This period's slot of raw quantity ``name`` (write into it)."""

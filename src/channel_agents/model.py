@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mesa
 import numpy as np
@@ -58,6 +58,9 @@ from channel_agents.policies.pricing import PRICING_POLICIES, PricingPolicy
 from channel_agents.products import product_map
 from channel_agents.strategies import resolve_levers
 from channel_agents.terms import ContractTerms
+
+if TYPE_CHECKING:
+    from channel_agents.kernels import KernelPlan
 
 
 class ChannelModel(ContractTerms, mesa.Model):
@@ -507,6 +510,12 @@ class ChannelModel(ContractTerms, mesa.Model):
     def step(self) -> None:
         """One period: the eight phases of DESIGN.md, in order."""
         t = self.period = self.period + 1
+        plan = self.__dict__.get("_plan")
+        if plan is None:  # decided at the first period (False: the numpy path)
+            plan = self._plan = self._kernel_plan() or False
+        if plan and not (self.has_fees or self.has_sharing):
+            self._compiled_step(t, plan)
+            return
         received, orders = self.logistics.arrivals(t)
         market = self.clear_markets(t)
         self.market_revenue = market["revenue"]
@@ -523,6 +532,118 @@ class ChannelModel(ContractTerms, mesa.Model):
             self.invariants.check()
         if self.datacollector is not None:
             self.datacollector.collect(self)
+
+    def _kernel_plan(self) -> KernelPlan | None:
+        """The compiled period (kernels.py) where it gives the numpy path's results bit
+        for bit and covers every feature in play; None where the numpy path runs.
+
+        The kernels cover one product, arrivals, markets of exogenous or price-responsive demand with
+        one retailer per market, fulfilment with one allocation class (returns and
+        capacities included), shipping, invoices, costs, payments and interest. They sum
+        over edges in edge order, as a sparse incidence does; a dense incidence (a small
+        network) sums through BLAS, which may associate differently, so a small network
+        takes the kernels only where no member has two edges on one side. Checks
+        (``check=True``) and Mesa's data collector run the numpy path, phase by phase."""
+        lg, led, mk, topo = self.logistics, self.ledger, self.markets, self.topology
+
+        def in_edge_order(inc: Incidence) -> bool:
+            return not isinstance(inc.matrix, np.ndarray) or bool(
+                (np.count_nonzero(inc.matrix, axis=1) <= 1).all()
+            )
+
+        simple = (
+            not self.check
+            and self.datacollector is None
+            and len(self.products) == 1  # (per-product records and order shares: numpy)
+            and not mk.any_differentiated
+            and mk.promotions is None
+            and mk.population is None
+            and not mk.any_cournot
+            and self._pairs_are_cells
+            and self._markets_are_pairs
+            and not self.any_perishable
+            and not len(self.qd_edges)
+            and not self.has_coop
+            and not led.has_credit_limits
+            and lg.n_classes == 1
+            and all(
+                in_edge_order(inc)
+                for inc in (lg.by_seller, lg.by_buyer, led.by_seller, led.by_buyer)
+            )
+        )
+        if not simple:
+            return None
+        from channel_agents import kernels  # numba loads at the first compiled period
+
+        m, e = topo.n_members, topo.n_edges
+        p = len(self.products)
+        return kernels.KernelPlan(
+            edge_ints=np.array(
+                [topo.seller, topo.buyer, topo.lead_time, topo.order_delay, led.due_in],
+                dtype=np.int64,
+            ),
+            edge_rules=np.array(
+                [
+                    self.transport_cost,
+                    lg.capacity[:, 0],
+                    led.seller_in_channel,
+                    lg.edge_keeps_backlog[:, 0],
+                    self.order_share[:, 0],
+                ],
+                dtype=float,
+            ),
+            member_flags=np.array([topo.is_source, lg.keeps_backlog], dtype=bool),
+            member_costs=np.array(
+                [self.holding_cost, self.backlog_cost, led.cost_of_capital, self.advertising],
+                dtype=float,
+            ),
+            cell=np.ascontiguousarray(self._cell, dtype=np.int64),
+            has_surplus=np.ascontiguousarray(mk.has_surplus, dtype=bool),
+            mp=np.zeros((4, m, p)),
+            ep=np.zeros((3, e, p)),
+            members=np.zeros((5, m)),
+            invoice=np.zeros(e),
+            pairs=np.zeros((4, mk.n_pairs)),
+            goods_and_money=kernels.goods_and_money,
+            place_orders=kernels.place_orders,
+        )
+
+    def _compiled_step(self, t: int, plan: KernelPlan) -> None:
+        """One period through the compiled kernels (see :meth:`_kernel_plan`)."""
+        lg, led, mk, rec = self.logistics, self.ledger, self.markets, self.recorder
+        pair_demand = mk.demand(t, self.retail_price, self.commitment)
+        row = rec.slot if t > self.warmup else -1
+        units, spend, issued, paid = plan.goods_and_money(
+            t, pair_demand,
+            lg.stock, lg.consumer_backlog, lg.backlog, lg.orders_in_transit,
+            lg.shipments_in_transit, lg.orders_pending, lg.goods_in_transit,
+            lg.received_total, lg.shipped_total, lg.returned_total,
+            led.due, led.outstanding, led.cash, led.outside_paid, led.outside_received,
+            self.edge_price, self.retail_price, mk.surplus_per_unit, mk.any_surplus,
+            self.has_transport, self.has_advertising,
+            plan.cell, plan.edge_ints, plan.edge_rules, plan.member_flags, plan.member_costs,
+            plan.has_surplus, plan.mp, plan.ep, plan.members, plan.invoice, plan.pairs,
+            rec.buffer, row, rec.offsets,
+        )  # fmt: skip
+        self.consumer_units_total += units
+        led.consumer_spend_total += spend
+        led.issued_total += issued
+        led.paid_total += paid
+        incoming, sold, owed, supply_line, shipped, placed, revenue, interest = plan.views
+        self.market_revenue, self.invoice_amount = revenue, plan.invoice
+        self.owed, self.interest = owed, interest
+        self._shipped, self._sold = shipped, sold
+        self.negotiate(t)
+        if self.dynamic_prices:
+            self.last_units = lg.by_seller @ shipped + sold
+            self.decide_prices()
+        order = self._member_orders(t, incoming, supply_line)
+        plan.place_orders(
+            t, order, plan.edge_ints, plan.edge_rules, lg.orders_in_transit, lg.orders_pending,
+            placed, self.edge_price, rec.buffer, row, rec.offsets,
+        )  # fmt: skip
+        if row >= 0:
+            rec.advance()
 
     def clear_markets(self, t: int) -> dict[str, np.ndarray]:
         """Phase 2: consumers buy from the retailers' stock (backlog first); perishable
@@ -741,39 +862,47 @@ class ChannelModel(ContractTerms, mesa.Model):
 
     def decide_orders(self, t: int, incoming: np.ndarray) -> np.ndarray:
         lg = self.logistics
-        stock = lg.stock
-        backlog = self.owed
-        supply_line = lg.supply_line()
-        if self.shared:
-            end = self.subtree @ (incoming * self.is_retailer[:, None])
-            goods = stock - lg.consumer_backlog + lg.by_buyer @ lg.goods_in_transit
-            own = lg.by_buyer @ (lg.orders_pending + lg.backlog)
-            echelon = self.subtree @ goods + own
-        order = np.zeros_like(stock)
-        unit_cost = self._unit_cost() if self.needs_unit_cost else None
-        for ks, policy in self.ordering_groups:
-            lead_time, allow_returns = self._group_constants(ks)
-            common = {
-                "period": t, "incoming": incoming[ks], "stock": stock[ks],
-                "backlog": backlog[ks], "supply_line": supply_line[ks],
-                "lead_time": lead_time, "allow_returns": allow_returns,
-            }  # fmt: skip
-            if policy.needs_knowledge:
-                common["unit_cost"] = unit_cost[ks]
-                common["responses"] = tuple(self.responses[k] for k in ks)
-            if self.information[ks[0]]:  # a group shares one information level
-                obs: OrderObservation = SharedOrderObservation(
-                    **common, end_demand=end[ks], echelon_position=echelon[ks],
-                    echelon_lead_time=self.echelon_lead[ks],
-                )  # fmt: skip
-            else:
-                obs = OrderObservation(**common)
-            order[ks] = policy.decide(obs)
+        order = self._member_orders(t, incoming, lg.supply_line())
         q = order[self.topology.buyer] * self.order_share
         if self.ledger.has_credit_limits:
             q = self._cap_by_credit(q)
         lg.place_orders(t, q)
         return q
+
+    def _member_orders(self, t: int, incoming: np.ndarray, supply_line: np.ndarray) -> np.ndarray:
+        """[M, P] each member's order, from its group's rule and observation."""
+        lg = self.logistics
+        stock = lg.stock
+        backlog = self.owed
+        if self.shared:
+            end = self.subtree @ (incoming * self.is_retailer[:, None])
+            goods = stock - lg.consumer_backlog + lg.by_buyer @ lg.goods_in_transit
+            own = lg.by_buyer @ (lg.orders_pending + lg.backlog)
+            echelon = self.subtree @ goods + own
+        order = np.zeros(stock.shape)
+        unit_cost = self._unit_cost() if self.needs_unit_cost else None
+        for ks, policy in self.ordering_groups:
+            lead_time, allow_returns = self._group_constants(ks)
+            # x.take(ks, axis=0) is x[ks] (a copy of the group's rows) at half the cost
+            common = {
+                "period": t, "incoming": incoming.take(ks, axis=0),
+                "stock": stock.take(ks, axis=0), "backlog": backlog.take(ks, axis=0),
+                "supply_line": supply_line.take(ks, axis=0),
+                "lead_time": lead_time, "allow_returns": allow_returns,
+            }  # fmt: skip
+            if policy.needs_knowledge:
+                common["unit_cost"] = unit_cost.take(ks, axis=0)
+                common["responses"] = tuple(self.responses[k] for k in ks)
+            if self.information[ks[0]]:  # a group shares one information level
+                obs: OrderObservation = SharedOrderObservation(
+                    **common, end_demand=end.take(ks, axis=0),
+                    echelon_position=echelon.take(ks, axis=0),
+                    echelon_lead_time=self.echelon_lead.take(ks, axis=0),
+                )  # fmt: skip
+            else:
+                obs = OrderObservation(**common)
+            order[ks] = policy.decide(obs)
+        return order
 
     def _cap_by_credit(self, q: np.ndarray) -> np.ndarray:
         """Scale each member's orders down to what its credit limit still allows."""

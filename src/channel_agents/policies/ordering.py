@@ -69,16 +69,24 @@ class Sterman(OrderingPolicy):
         init = [p.initial_expectation for p in self.params]
         self._initial = np.array([np.nan if v is None else v for v in init])[:, None]
         self.expected: np.ndarray | None = None
+        from channel_agents.kernels import sterman  # (numba loads with the first model)
+
+        self._kernel = sterman
+        # the parameters as contiguous vectors, for the compiled rule
+        self._vectors = tuple(
+            np.ascontiguousarray(c[:, 0])
+            for c in (self.theta, self.alpha_s, self.beta, self.s_prime)
+        )
 
     def decide(self, obs: OrderObservation) -> np.ndarray:
+        """Updates the expectation (in place) and returns the orders, in one compiled
+        call (kernels.sterman: the class docstring's formulas, in numpy's order)."""
         if self.expected is None:
             self.expected = np.where(np.isnan(self._initial), obs.incoming, self._initial)
-        self.expected = self.theta * obs.incoming + (1.0 - self.theta) * self.expected
-        net_stock = obs.stock - obs.backlog
-        order = self.expected + self.alpha_s * (
-            self.s_prime - net_stock - self.beta * obs.supply_line
+        # (numba compiles a variant for any other dtype or memory layout of the inputs)
+        return self._kernel(
+            obs.incoming, obs.stock, obs.backlog, obs.supply_line, self.expected, *self._vectors
         )
-        return np.maximum(order, 0.0)
 
 
 class _Forecast:
@@ -210,10 +218,14 @@ class SS(OrderingPolicy):
         super().__init__(params, n_products)
         self.s = self.column("s")
         self.S = self.column("S")
+        self._vectors = (np.ascontiguousarray(self.s[:, 0]), np.ascontiguousarray(self.S[:, 0]))
+        from channel_agents.kernels import s_S  # (numba loads with the first model)
+
+        self._kernel = s_S
 
     def decide(self, obs: OrderObservation) -> np.ndarray:
-        position = obs.inventory_position
-        return np.where(position <= self.s, self.S - position, 0.0)
+        """np.where(position <= s, S - position, 0), in one compiled call (kernels.s_S)."""
+        return self._kernel(obs.stock, obs.backlog, obs.supply_line, *self._vectors)
 
 
 @register
