@@ -23,6 +23,11 @@ Benchmarks (the JSON keys):
 - ``million_consumers``: 100 retailers, each alone in a market of 10,000
   sampled consumers (linear demand a = 100, b = 2, fixed retail price 20),
   20 periods: consumer-periods/s.
+- ``logit_consumers``, ``negotiations``, ``bullwhip_400k``, ``seat_env``: from
+  bench_consumers.py, bench_negotiation.py, the bullwhip card and bench_envs.py.
+- ``products``: bench_products.py, one brand per product through two common
+  retailers to one logit market, 1, 2, 5 and 10 products, 365 periods: µs per
+  period and its ratio 10 products / 1 product (<= 10 is no worse than linear).
 
 Everything runs in this process on one core (pinned where the OS allows,
 BLAS/OpenMP threads set to 1 before numpy loads). Runs shorter than
@@ -462,6 +467,15 @@ TARGETS = (
         "consumer-periods/s",
     ),
     (
+        "products_linear",
+        "with 10 products a period costs no more than 10x one product's (no worse than linear)",
+        "<= 10",
+        ("products", "cost_ratio_10_vs_1"),
+        10,
+        False,
+        "x",
+    ),
+    (
         "bullwhip_400k_time",
         "400,000 periods of the 4-stage bullwhip chain in under a minute",
         "< 60 s",
@@ -642,6 +656,18 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, s
         )
     if (r := results.get("seat_env")) is not None:
         add("seat_env", "beer game retailer seat", "steps/s", _num(r["steps_per_s"]))
+    if (r := results.get("products")) is not None:
+        for i, (count, case) in enumerate(r["cases"].items()):
+            add(
+                "products" if i == 0 else "",
+                f"{count} products, logit over {case['options']} options",
+                "µs per period",
+                f"{case['us_per_period']:,.0f} (build {_secs(case['build_s'])})",
+            )
+        add(
+            "", "10 vs 1 product", "per-period cost ratio", f"{r['cost_ratio_10_vs_1']:.2f}",
+            "products.cost_ratio_10_vs_1",
+        )  # fmt: skip
     return rows  # fmt: skip
 
 
@@ -702,6 +728,7 @@ NAMES = (
     "negotiations",
     "bullwhip_400k",
     "seat_env",
+    "products",
 )
 
 
@@ -719,6 +746,13 @@ def bench_extras(name: str, quick: bool) -> dict[str, Any]:
         from benchmarks.bench_envs import seat_env_steps_per_second
 
         return {"steps_per_s": seat_env_steps_per_second(2_000 if quick else 20_000)}
+    if name == "products":
+        from benchmarks.bench_products import products_per_period
+
+        out = products_per_period(quick)
+        cases = out["cases"]
+        out["cost_ratio_10_vs_1"] = cases["10"]["us_per_period"] / cases["1"]["us_per_period"]
+        return out
     if name == "bullwhip_400k":
         from channel_agents.config import load_config
         from channel_agents.model import ChannelModel
@@ -773,7 +807,7 @@ def main(argv: list[str] | None = None) -> int:
         "million_consumers": lambda: bench_million(args.quick),
         **{
             name: (lambda n=name: bench_extras(n, args.quick))
-            for name in ("logit_consumers", "negotiations", "bullwhip_400k", "seat_env")
+            for name in ("logit_consumers", "negotiations", "bullwhip_400k", "seat_env", "products")
         },
     }
     start = time.perf_counter()
