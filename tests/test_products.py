@@ -441,3 +441,13 @@ def test_bad_product_settings_are_named(change: dict, words: list[str]) -> None:
         load_config(data)
     for w in words:
         assert w in str(err.value)
+
+
+def test_run_table_shows_each_product(capsys: pytest.CaptureFixture[str]) -> None:
+    from channel_agents.cli import main
+
+    assert main(["run", BRANDS, "--periods", "5", "--warmup", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "by product" in out
+    rows = [line for line in out.splitlines() if "maker_a" in line and "alpha" in line]
+    assert rows and "premium" in rows[0]

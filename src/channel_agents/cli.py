@@ -359,6 +359,22 @@ def print_summary(summary: dict[str, Any], name: str) -> None:
     for m in members:
         table.add_row(m, *(fmt(summary[c][m]) for c in ("profit", "price", "cost", "bullwhip")))
     console.print(table)
+    products = summary.get("by_product") or {}
+    if len(products) > 1:  # several products: one row each
+        fields = ("units_sold", "share", "retail_price", "consumer_surplus", "quality")
+        per = Table(title="by product (summary key by_product)")
+        per.add_column("product")
+        for col in ("units", "share", "price", "surplus", "quality"):
+            per.add_column(col, justify="right")
+        per.add_column("brand")
+        per.add_column("supplier")
+        for name, p in products.items():
+            per.add_row(
+                name,
+                *(fmt(p[c]) for c in fields),
+                *(p[c] or "-" for c in ("brand", "supplier")),
+            )
+        console.print(per)
     segments = summary.get("consumer_surplus_by_segment")
     if segments:  # population markets
         value = Table(title="consumers")
