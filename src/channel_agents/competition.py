@@ -179,6 +179,8 @@ class CategoryGame:
         start = w[free] + scale[free]
         with np.errstate(over="ignore", invalid="ignore"):  # far-out trial prices
             p[free] = _solve(foc, start, scale[free])
+        if len(self._cache) >= 20_000:  # (prices re-solved every period: bounded memory)
+            self._cache.clear()
         self._cache[key] = p.copy()
         return p
 
@@ -205,15 +207,13 @@ class CategoryGame:
         retail_owner: np.ndarray,
         deltas: list[np.ndarray],
         retail_fixed: np.ndarray | None = None,
-        extra: np.ndarray | None = None,
     ) -> np.ndarray:
         """Nash equilibrium wholesale prices per product.
 
         ``cost`` [P] the brands' marginal costs; ``strategic`` [P] the products whose
         brand sets its price here (the others stay at ``start``); ``owner`` [P] the
         brand of each product (products of one brand are priced together); a cell's
-        unit cost is its product's wholesale price plus ``extra`` [cells]."""
-        extra = np.zeros(self.n_cells) if extra is None else extra
+        unit cost is its product's wholesale price (the brand supplies the retailer)."""
         x = start.astype(float).copy()
         idx = np.flatnonzero(strategic)
         if not len(idx):
@@ -223,7 +223,7 @@ class CategoryGame:
         def outcome(products: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             full = x.copy()
             full[products] = xs
-            p = self.retail_prices(full[cell_product] + extra, retail_owner, deltas, retail_fixed)
+            p = self.retail_prices(full[cell_product], retail_owner, deltas, retail_fixed)
             q = self.quantity(p, deltas)
             return full, np.bincount(cell_product, weights=q, minlength=len(x))
 
@@ -249,7 +249,7 @@ class CategoryGame:
             return 1.2 * up
 
         groups = [idx[owner[idx] == b] for b in dict.fromkeys(owner[idx].tolist())]
-        w_cells = cost[cell_product] + extra
+        w_cells = cost[cell_product]
         gap = self.retail_prices(w_cells, retail_owner, deltas, retail_fixed) - w_cells
         fast = self._wholesale_by_foc(x, idx, groups, cost, outcome, float(np.mean(gap)))
         if fast is not None:
