@@ -60,27 +60,29 @@ def _two_brands(shops: int, a: float, b: float, theta: float, c: float, strategy
 
 
 def _reference_equilibrium(a, b, theta, c, common: bool, integrated: bool):
-    """Symmetric two-brand linear demand q = A - B p, solved from the first-order
-    conditions as linear systems (an independent reference, not the engine's solver).
+    """Two-brand linear demand q = A - B p (A and c may differ by brand), solved from the
+    first-order conditions as linear systems (an independent reference, not the engine's
+    solver).
 
     Retail stage: p = M w + m (each retailer's FOC is linear in prices). Wholesale stage:
     q(w) = A - B (M w + m) is linear in w; manufacturer i's FOC
-    q_i + (w_i - c) dq_i/dw_i = 0 is linear in w."""
+    q_i + (w_i - c_i) dq_i/dw_i = 0 is linear in w."""
     big_b = np.array([[b, -theta], [-theta, b]])
-    big_a = np.array([a, a])
+    big_a = np.broadcast_to(np.asarray(a, dtype=float), (2,))
+    cost = np.broadcast_to(np.asarray(c, dtype=float), (2,))
     own = np.ones((2, 2)) if common else np.eye(2)  # which prices one retailer sets together
     # FOC_k: q_k - sum_j own[j,k] B[j,k] (p_j - w_j) = 0  ->  (B + (own*B)^T) p = A + (own*B)^T w
     lhs = big_b + (own * big_b).T
     m_w = np.linalg.solve(lhs, (own * big_b).T)
     m_0 = np.linalg.solve(lhs, big_a)
     if integrated:
-        w = np.array([c, c])
+        w = cost.copy()
     else:
         h = -big_b @ m_w  # dq/dw
         g = big_a - big_b @ m_0
-        # (g + H w)_i + (w_i - c) H_ii = 0
+        # (g + H w)_i + (w_i - c_i) H_ii = 0
         lhs_w = h + np.diag(np.diag(h))
-        w = np.linalg.solve(lhs_w, -g + c * np.diag(h))
+        w = np.linalg.solve(lhs_w, -g + cost * np.diag(h))
     p = m_w @ w + m_0
     q = big_a - big_b @ p
     surplus = 0.5 * q @ np.linalg.solve(big_b, q)
@@ -252,14 +254,34 @@ def test_sourcing_picks_against_every_fixed_combination(demand, premium_cost) ->
 
 
 def test_siloed_brands_can_be_stuck_below_the_quality_they_would_both_prefer() -> None:
-    """Linear-system demand, premium at 5.5 (by brute force above): each brand earns more
-    when both buy premium, yet neither upgrades alone; cooperation buys premium."""
+    """Linear-system demand (a = 40, b = 2, substitution 1, quality worth 2), one shop,
+    basic material (cost 2 + 1, quality 1) or premium (5.5 + 1, quality 2.5). The linear
+    reference above gives each brand's margin for every pair of suppliers: premium for
+    both pays each brand more than basic for both, yet basic is each brand's best reply
+    to basic, so siloed brands stay on basic; consumers get the most from premium."""
+    supplier = {"basic": (3.0, 1.0), "premium": (6.5, 2.5)}
+
+    def outcome(pair, integrated):
+        cost = [supplier[s][0] for s in pair]
+        a = [40 + 2 * 2.0 * supplier[s][1] for s in pair]
+        w, p, q, cs = _reference_equilibrium(a, 2.0, 1.0, cost, True, integrated)
+        return (w - cost) * q, cs
+
+    pairs = list(itertools.product(supplier, repeat=2))
+    margin = {pair: outcome(pair, False)[0] for pair in pairs}
+    assert margin[("premium", "premium")][0] > margin[("basic", "basic")][0]
+    assert margin[("premium", "basic")][0] < margin[("basic", "basic")][0]  # no lone upgrade
+    assert margin[("basic", "premium")][0] > margin[("premium", "premium")][0]
+    best_for_consumers = max(pairs, key=lambda pair: outcome(pair, True)[1])
+    assert best_for_consumers == ("premium", "premium")
+
     over = [LINEAR_SYSTEM, "members.premium.unit_cost=5.5", "periods=6", "warmup=2"]
     siloed = run(BRANDS, overrides=over, keep_series=False).summary
     coop = run(BRANDS, overrides=[*over, "strategy=cooperative"], keep_series=False).summary
     assert {v["supplier"] for v in siloed["by_product"].values()} == {"basic"}
     assert {v["supplier"] for v in coop["by_product"].values()} == {"premium"}
-    assert coop["consumer_surplus"] > siloed["consumer_surplus"]
+    assert coop["consumer_surplus"] == pytest.approx(outcome(("premium", "premium"), True)[1])
+    assert siloed["consumer_surplus"] == pytest.approx(outcome(("basic", "basic"), False)[1])
 
 
 def test_cooperation_raises_consumer_value_with_competing_brands() -> None:
