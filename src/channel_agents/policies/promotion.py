@@ -9,7 +9,9 @@ and m_m the manufacturer's national spend (Xie & Wei 2009; theory card 5).
   wholesale price w, its spend m_m and the share t of the retailer's
   advertising it pays (co-op; t = 0 when co-op is off); the retailer then
   chooses p and m_r, paying (1 - t) m_r. Both problems are solved numerically
-  (the retailer's for every candidate of the leader's, nested).
+  (the retailer's for every candidate of the leader's, nested); each member's
+  own spend comes from its first-order condition (a concave quadratic in the
+  square root of the spend).
 - Joint (``promotion: joint``): p, m_r and m_m maximize the channel's profit.
 
 Nothing here knows a closed form; theory.py checks the results.
@@ -78,28 +80,44 @@ def _polish(f, x0, bounds):
 def siloed_plan(
     a: float, b: float, c: float, k_r: float, k_m: float, coop: bool
 ) -> AdvertisingPlan:
-    """The manufacturer-led Stackelberg equilibrium (with or without co-op advertising)."""
+    """The manufacturer-led Stackelberg equilibrium (with or without co-op advertising).
+
+    Given (w, t) the retailer's response (p, m_r) does not depend on m_m, so the
+    leader's profit (w - c) D0 (k_r sqrt(m_r) + k_m s) - s^2 - t m_r, D0 = a - b p, is a
+    concave quadratic in s = sqrt(m_m), maximized at s = (w - c) D0 k_m / 2. What is left,
+    w and t, is searched numerically: w by bounded Brent for each t, and t over a grid
+    refined by bounded Brent around its best point (a search over all three at once can
+    stall where t is clamped at 0)."""
     choke = a / b
 
-    def leader_loss(x: np.ndarray) -> float:
-        w, s_m, t = x[0], abs(x[1]), (min(max(x[2], 0.0), 0.999) if coop else 0.0)
-        if not c <= w <= choke:
-            return 1e12 + abs(w)
-        p, m_r = retailer_response(a, b, w, t, k_r, k_m, s_m * s_m)
-        g = k_r * np.sqrt(m_r) + k_m * s_m
-        profit = (w - c) * (a - b * p) * g - s_m * s_m - t * m_r
-        return -profit
+    def profit(w: float, t: float) -> tuple[float, float]:
+        p, m_r = retailer_response(a, b, w, t, k_r, k_m, 0.0)
+        margin = (w - c) * (a - b * p)
+        s_m = max(margin, 0.0) * k_m / 2.0
+        return margin * (k_r * np.sqrt(m_r) + k_m * s_m) - s_m * s_m - t * m_r, s_m
 
-    starts = [
-        np.array([c + f * (choke - c), s, t])
-        for f in (0.3, 0.5, 0.7)
-        for s in (1.0, 5.0)
-        for t in ((0.2, 0.6) if coop else (0.0,))
-    ]
-    best = min(starts, key=leader_loss)
-    x = _polish(leader_loss, best, [(c, choke), (-np.inf, np.inf), (0.0, 0.999 if coop else 0.0)])
-    w, s_m, t = x[0], abs(x[1]), (min(max(x[2], 0.0), 0.999) if coop else 0.0)
-    p, m_r = retailer_response(a, b, w, t, k_r, k_m, s_m * s_m)
+    def best_w(t: float) -> tuple[float, float]:
+        res = optimize.minimize_scalar(
+            lambda w: -profit(w, t)[0],
+            bounds=(c, choke),
+            method="bounded",
+            options={"xatol": 1e-13 * max(1.0, choke)},
+        )
+        return float(res.x), -float(res.fun)
+
+    t = 0.0
+    if coop:
+        grid = np.linspace(0.0, 0.99, 100)
+        values = [best_w(float(x))[1] for x in grid]
+        i = int(np.argmax(values))
+        lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+        res = optimize.minimize_scalar(
+            lambda x: -best_w(x)[1], bounds=(lo, hi), method="bounded", options={"xatol": 1e-12}
+        )
+        t = float(res.x) if -res.fun >= values[i] else float(grid[i])
+    w = best_w(t)[0]
+    p, m_r = retailer_response(a, b, w, t, k_r, k_m, 0.0)
+    s_m = profit(w, t)[1]
     return AdvertisingPlan(p, w, t, m_r, s_m * s_m)
 
 
