@@ -14,6 +14,9 @@ distribution facing the posted retail price:
   sensitivity, promotion response, loyalty, store preference and pantry, who
   choose among the market's retailers (cheapest or logit), remember stockouts
   (goodwill) and switch or give up when a retailer runs out: population.py.
+- ``logit`` and ``linear_system`` (differentiated): consumers choose among the
+  market's (retailer, product) options by price, quality, brand and store;
+  demand and surplus in closed form in competition.py.
 
 Exogenous demand is split equally among a market's retailers; price-responsive
 consumers buy from the cheapest retailer (ties split equally). Populations are
