@@ -473,3 +473,13 @@ def test_run_table_shows_each_product(capsys: pytest.CaptureFixture[str]) -> Non
     assert "by product" in out
     rows = [line for line in out.splitlines() if "maker_a" in line and "alpha" in line]
     assert rows and "premium" in rows[0]
+
+
+def test_an_order_share_split_on_a_brands_suppliers_is_kept() -> None:
+    """Given order_share on maker_a's supply edges, maker_a keeps that split: its
+    quality is the share-weighted mean of basic (1) and premium (2.5), by hand."""
+    over = ["edges.0.order_share=3", "edges.1.order_share=1", "periods=6", "warmup=2"]
+    s = run(BRANDS, overrides=over, keep_series=False).summary
+    assert s["by_product"]["alpha"]["supplier"] is None
+    assert s["by_product"]["alpha"]["quality"] == pytest.approx(0.75 * 1.0 + 0.25 * 2.5)
+    assert s["by_product"]["beta"]["supplier"] == "premium"  # beta still chooses

@@ -299,8 +299,8 @@ class ChannelModel(ContractTerms, mesa.Model):
         return ChannelGame(self, mk.diff_markets, mk.diff_pairs)
 
     def _choose_sources(self) -> None:
-        """Quality sourcing: a brand with several suppliers of a product's material buys
-        it from one. ``own_margin`` (siloed): each brand picks the supplier that maximizes
+        """Quality sourcing: a brand with several suppliers of a product's material (their
+        edges' ``order_share`` all equal, as by default) buys it from one. ``own_margin`` (siloed): each brand picks the supplier that maximizes
         its own margin, given the others' picks, until no brand changes (a Nash
         equilibrium in sourcing); ``consumer_value`` (cooperative): the picks that give
         consumers the most surplus (quality net of price), all brands together."""
@@ -313,7 +313,9 @@ class ChannelModel(ContractTerms, mesa.Model):
                 continue
             edges = topo.supply_edges[b]
             edges = edges[pm.carries[edges, p]]
-            if len(edges) > 1:
+            # unequal order shares on them are the scenario's own split: kept
+            split = np.ptp(self._edge_weights[edges]) > 0 if len(edges) else False
+            if len(edges) > 1 and not split:
                 choices.append((b, int(p), edges))
         self.sourcing: dict[str, str] = {}
         if not choices:
