@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,dask,sensitivity,viz,rl]'
 	$(PY) -m channel_agents.viz.assets
+	@echo "Compiling the period kernels (numba, once per machine; cached)"
+	$(VENV)/bin/channel-agents run configs/beer_game.yaml --periods 2 --json > /dev/null
+	$(VENV)/bin/channel-agents run configs/beer_game.yaml --periods 2 --json \
+	  --set 'defaults.ordering={policy: s_S, s: 10, S: 40}' > /dev/null
 	@touch $(STAMP)
 
 install: $(STAMP)
